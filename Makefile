@@ -1,0 +1,33 @@
+# Two commands set everything up on a fresh machine:
+#   make run    installs into .venv, then serves the chat on the bundled corpus and model
+#   make test   installs into .venv (with test tools and headless Chromium), then runs the tests
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 7860
+
+.PHONY: run test install install-test bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/pip install -q -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
+run: install
+	$(BIN)/python app.py --port $(PORT)
+
+test: install-test
+	$(BIN)/python -m pytest -q -ra
+
+bench: install
+	$(BIN)/python bench/reader_speed.py
+	$(BIN)/python bench/ask_latency.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,150 @@
+"""The `qa` command: index, ask, serve, eval-reader, train-reader."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from qa.config import Settings
+
+    return Settings.load(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None),
+                         reader_model=getattr(args, "reader", None), top_k=getattr(args, "top_k", None))
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from qa.pipeline import Pipeline
+
+    report = Pipeline(_settings(args), log=_log).build_index(rebuild=args.rebuild)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.pipeline import Pipeline
+
+    answer = Pipeline(_settings(args), log=_log).ask(args.question)
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    if answer.text is None:
+        print("I couldn't find that in the articles.")
+        for alt in answer.alternatives[:3]:
+            print(f"  (weak candidate: {alt.text!r}, {alt.score:.2f}, from {alt.title})")
+    else:
+        print(answer.text)
+        print(f"  confidence {answer.score:.2f} - {answer.title} [{answer.article} {answer.start}:{answer.end}]")
+        print(f"  \"{answer.context}\"")
+        for alt in answer.alternatives[:3]:
+            print(f"  or: {alt.text} ({alt.score:.2f}, {alt.article})")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from qa.ui import serve
+
+    serve(_settings(args), host=args.host, port=args.port, share=args.share,
+          concurrency=args.concurrency)
+    return 0
+
+
+def cmd_eval_reader(args: argparse.Namespace) -> int:
+    from qa.evaluation import evaluate_reader
+    from qa.reader import Reader
+
+    settings = _settings(args)
+    reader = Reader(settings.reader_model, null_threshold=settings.null_threshold)
+    result = evaluate_reader(reader, Path(args.file), limit=args.limit, negatives=not args.no_negatives,
+                             seed=args.seed)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_train_reader(args: argparse.Namespace) -> int:
+    from qa.training import TrainConfig, train
+
+    overrides = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name) is not None}
+    train(TrainConfig(**overrides), log=_log)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from qa.training import TrainConfig
+
+    p = argparse.ArgumentParser(prog="qa", description="Extractive question answering over news articles.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--corpus", help="articles folder (default: corpus/ or $QA_CORPUS_DIR)")
+        sp.add_argument("--index", help="index folder (default: index/ or $QA_INDEX_DIR)")
+        sp.add_argument("--reader", help="reader model: folder or Hugging Face name (default: bundled)")
+
+    sp = sub.add_parser("index", help="build or update the index from the corpus folder")
+    common(sp)
+    sp.add_argument("--rebuild", action="store_true", help="re-embed everything instead of only what changed")
+    sp.add_argument("--json", action="store_true", help="print the build report as JSON")
+    sp.set_defaults(func=cmd_index)
+
+    sp = sub.add_parser("ask", help="answer a question from the articles")
+    sp.add_argument("question")
+    common(sp)
+    sp.add_argument("--top-k", type=int, help="passages to read (default 5)")
+    sp.add_argument("--json", action="store_true", help="print the full answer as JSON")
+    sp.set_defaults(func=cmd_ask)
+
+    sp = sub.add_parser("serve", help="start the web chat")
+    common(sp)
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, default=7860)
+    sp.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs internet)")
+    sp.add_argument("--concurrency", type=int, default=4, help="questions answered at the same time")
+    sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("eval-reader", help="gold-paragraph EM/F1 of the reader on a SQuAD-format file")
+    sp.add_argument("file")
+    sp.add_argument("--reader", help="reader model folder or name")
+    sp.add_argument("--limit", type=int, help="questions to use (default all)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--no-negatives", action="store_true", help="skip the synthetic unanswerable pairs")
+    sp.set_defaults(func=cmd_eval_reader)
+
+    sp = sub.add_parser("train-reader", help="train the extractive reader (resumes from its checkpoint)")
+    for f in fields(TrainConfig):
+        sp.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=None,
+                        help=f"default {f.default}")
+    sp.set_defaults(func=cmd_train_reader)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from qa.embedding import EmbeddingError
+    from qa.index import IndexStoreError
+    from qa.reader_model import ReaderModelError
+
+    # Errors a user can act on get one line, not a traceback (QuestionError is a ValueError).
+    user_errors = (ValueError, OSError, IndexStoreError, ReaderModelError, EmbeddingError)
+    try:
+        return int(args.func(args) or 0)
+    except user_errors as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

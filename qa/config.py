@@ -1,0 +1,76 @@
+"""One Settings object: defaults, overridden by environment variables, overridden by arguments."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_READER = str(PACKAGE_DIR / "models" / "reader")
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+
+# Environment variable -> settings field.
+ENV = {
+    "QA_CORPUS_DIR": "corpus_dir",
+    "QA_INDEX_DIR": "index_dir",
+    "QA_READER_MODEL": "reader_model",
+    "QA_EMBEDDING_MODEL": "embedding_model",
+    "QA_TOP_K": "top_k",
+    "QA_NULL_THRESHOLD": "null_threshold",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the system in one place."""
+
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    reader_model: str = DEFAULT_READER
+    embedding_model: str = DEFAULT_EMBEDDER
+    # Chunking, in tokens of the reader's tokenizer so a passage fits one reader window with the question.
+    passage_tokens: int = 200
+    passage_overlap: int = 40
+    # Retrieval.
+    top_k: int = 5
+    rrf_k: int = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
+    candidates: int = 50  # how deep each retriever (dense, BM25) looks before fusion
+    flat_max_passages: int = 50_000  # above this the index switches from exact (Flat) to IVF
+    ivf_nprobe: int = 32
+    # Reader.
+    reader_max_length: int = 384
+    reader_stride: int = 128
+    max_answer_tokens: int = 30
+    null_threshold: float = 0.0  # a span must beat its window's null (CLS) logit sum by this much
+    max_question_chars: int = 1000
+    max_article_bytes: int = 10_000_000
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Defaults < environment variables < explicit keyword arguments (None means "not given")."""
+        values: dict[str, Any] = {}
+        types = {f.name: f.type for f in fields(cls)}
+        for var, name in ENV.items():
+            if os.environ.get(var):
+                values[name] = os.environ[var]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        unknown = set(values) - set(types)
+        if unknown:
+            raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return replace(cls(), **{k: _coerce(types[k], v) for k, v in values.items()})
+
+
+def _coerce(type_name: Any, value: Any) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "Path":
+            return Path(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except ValueError as exc:
+        raise ValueError(f"bad setting value {value!r}: {exc}") from None
+    return str(value) if kind == "str" else value

@@ -1,0 +1,309 @@
+"""Read articles from a folder: .txt, .md, .html/.htm, .json/.jsonl; report and skip files that cannot be read.
+
+Article ids are file names without extension (plus `-N` for the N-th record of a multi-record JSON file).
+For text and Markdown the article text is the file's text as decoded, so offsets point into the file;
+for HTML and JSON it is the extracted text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterable
+
+from qa.types import Article
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSON_SUFFIXES = {".json", ".jsonl"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
+DEFAULT_MAX_BYTES = 10_000_000
+
+
+class ArticleError(ValueError):
+    """A file that cannot become an article; the message says why."""
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class CorpusScan:
+    """Articles read from a folder, and the files that were skipped with the reason."""
+
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def corpus_files(corpus_dir: Path) -> list[Path]:
+    """Article files in the folder (not hidden, not in sub-folders), sorted by name."""
+    if not corpus_dir.is_dir():
+        return []
+    return sorted(p for p in corpus_dir.iterdir() if not p.name.startswith(".") and not p.is_dir())
+
+
+def signature(corpus_dir: Path) -> str:
+    """A cheap fingerprint of the folder (names, sizes, mtimes) to notice changes without reading files."""
+    h = hashlib.sha1()
+    for p in corpus_files(corpus_dir):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> CorpusScan:
+    """Read every article file; a bad file is recorded in `skipped` and never stops the others."""
+    scan = CorpusScan()
+    root = corpus_dir.resolve()
+    seen: dict[str, str] = {}
+    for path in corpus_files(corpus_dir):
+        try:
+            if path.is_symlink() and root not in path.resolve().parents:
+                raise ArticleError("symlink pointing outside the corpus folder")
+            articles = read_file(path, max_bytes=max_bytes)
+        except ArticleError as exc:
+            scan.skipped.append(Skipped(str(path), str(exc)))
+            continue
+        except OSError as exc:
+            scan.skipped.append(Skipped(str(path), f"unreadable: {exc.strerror or exc}"))
+            continue
+        for article in articles:
+            if article.id in seen:
+                scan.skipped.append(Skipped(str(path), f"article id {article.id!r} already used by {seen[article.id]}"))
+                continue
+            seen[article.id] = str(path)
+            scan.articles.append(article)
+    return scan
+
+
+def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
+    """Parse one file into articles, or raise ArticleError with the reason."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ArticleError(f"unsupported file type {suffix or '(none)'}; use one of {', '.join(sorted(SUFFIXES))}")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ArticleError(f"file too large ({size:,} bytes; the limit is {max_bytes:,})")
+    text = decode(path.read_bytes())
+    if suffix in JSON_SUFFIXES:
+        return _json_articles(path, text)
+    if suffix in HTML_SUFFIXES:
+        title, body = extract_html(text)
+        return [_article(path.stem, title, body, path)]
+    title = _first_line(text)
+    if suffix != ".txt":
+        title = re.sub(r"^\s*#+\s*", "", title)
+    return [_article(path.stem, title, text, path)]
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (BOM allowed) or UTF-16 with a BOM; anything else is refused rather than guessed."""
+    if not data.strip():
+        raise ArticleError("empty file")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ArticleError(f"broken UTF-16 text: {exc.reason}") from None
+    else:
+        if b"\x00" in data[:8192]:
+            raise ArticleError("binary file, not text")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ArticleError(f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _control_ratio(text) > 0.01:
+        raise ArticleError("binary file, not text")
+    return text
+
+
+def _control_ratio(text: str) -> float:
+    sample = text[:8192]
+    bad = sum(1 for c in sample if ord(c) < 32 and c not in "\n\t\f\v")
+    return bad / max(1, len(sample))
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return " ".join(line.split())
+    return ""
+
+
+def _article(article_id: str, title: str, text: str, path: Path, url: str | None = None,
+             date: str | None = None) -> Article:
+    if not text.strip():
+        raise ArticleError("no text in the article")
+    title = " ".join((title or "").split()) or article_id
+    return Article(id=article_id, title=title, text=text, path=str(path), url=url, date=date)
+
+
+def _json_articles(path: Path, text: str) -> list[Article]:
+    try:
+        if path.suffix.lower() == ".jsonl":
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            data = json.loads(text)
+            records = data if isinstance(data, list) else [data]
+    except json.JSONDecodeError as exc:
+        raise ArticleError(f"invalid JSON: {exc.msg} at line {exc.lineno}") from None
+    articles = []
+    for n, rec in enumerate(records, 1):
+        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or not rec["text"].strip():
+            raise ArticleError(f"record {n} has no 'text' field")
+        body = rec["text"].replace("\r\n", "\n")
+        title = str(rec.get("title") or _first_line(body))
+        article_id = path.stem if len(records) == 1 else f"{path.stem}-{n}"
+        url = rec.get("url")
+        date = rec.get("date")
+        articles.append(_article(article_id, title, body, path, str(url) if url else None,
+                                 str(date) if date else None))
+    return articles
+
+
+class _TextExtractor(HTMLParser):
+    """Visible text of a page: scripts, styles and page furniture (nav, header, footer...) dropped."""
+
+    SKIP = {"script", "style", "noscript", "template", "nav", "header", "footer", "aside", "form", "svg",
+            "iframe", "button", "select"}
+    BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table",
+             "section", "article", "blockquote", "pre", "hr", "figure", "figcaption", "dd", "dt", "main"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title: list[str] = []
+        self.h1: list[str] = []
+        self._skip = 0
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: Iterable[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP:
+            self._skip += 1
+        elif tag in ("title", "h1"):
+            self._in = tag
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+        if tag == self._in:
+            self._in = None
+        if tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "title":
+            self.title.append(data)
+            return
+        if self._skip:
+            return
+        if self._in == "h1":
+            self.h1.append(data)
+        self.parts.append(data)
+
+
+def extract_html(html: str) -> tuple[str, str]:
+    """Return (title, text) of an HTML page; paragraphs separated by blank lines."""
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    raw = "".join(parser.parts)
+    paragraphs = [" ".join(block.split()) for block in re.split(r"\n\s*\n|\n", raw)]
+    text = "\n\n".join(p for p in paragraphs if p)
+    title = " ".join("".join(parser.title).split()) or " ".join("".join(parser.h1).split())
+    return title or _first_line(text), text
+
+
+def content_hash(article: Article) -> str:
+    """What decides whether an article changed and must be re-embedded."""
+    h = hashlib.sha256()
+    for part in (article.title, article.text, article.url or "", article.date or ""):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def slugify(text: str, max_len: int = 80) -> str:
+    """A safe file-name stem: lower-case ASCII letters, digits and dashes."""
+    import unicodedata
+
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_len].rstrip("-") or "article"
+
+
+def check_upload_name(name: str) -> str:
+    """Refuse names that could escape the corpus folder or hide; return the name unchanged if fine."""
+    if not name or name != name.strip() or "/" in name or "\\" in name or "\0" in name:
+        raise ArticleError(f"refused file name {name!r}: no path separators or surrounding spaces allowed")
+    if name.startswith(".") or name in (".", ".."):
+        raise ArticleError(f"refused file name {name!r}: hidden names are not allowed")
+    if Path(name).suffix.lower() not in SUFFIXES:
+        raise ArticleError(f"refused {name!r}: only {', '.join(sorted(SUFFIXES))} files can be added")
+    return name
+
+
+def add_file(corpus_dir: Path, name: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
+    """Validate an uploaded file completely, then write it into the corpus atomically.
+
+    Nothing is written when the name, size, type or content is refused, or when the name is taken."""
+    check_upload_name(name)
+    if len(data) > max_bytes:
+        raise ArticleError(f"refused {name!r}: {len(data):,} bytes is over the {max_bytes:,}-byte limit")
+    target = corpus_dir / name
+    if target.exists() or target.is_symlink():
+        raise ArticleError(f"an article file named {name!r} already exists; delete it first or rename the upload")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    tmp = corpus_dir / f".upload-{hashlib.sha1(data).hexdigest()[:12]}{Path(name).suffix}"
+    try:
+        tmp.write_bytes(data)
+        articles = read_file(tmp, max_bytes)  # parse before it becomes part of the corpus
+        tmp.replace(target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    for a in articles:
+        a.id = a.id.replace(tmp.stem, target.stem, 1)
+        a.path = str(target)
+    return articles
+
+
+def add_text(corpus_dir: Path, title: str, text: str, url: str | None = None, date: str | None = None,
+             max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
+    """Save pasted text as a new article (a .txt file, or .json when it has a URL or date)."""
+    title = " ".join((title or "").split())
+    if not title:
+        raise ArticleError("give the article a title")
+    if not (text or "").strip():
+        raise ArticleError("the article text is empty")
+    stem = slugify(title)
+    n = 1
+    while any((corpus_dir / f"{stem}{'' if n == 1 else f'-{n}'}{s}").exists() for s in SUFFIXES):
+        n += 1
+    stem = stem if n == 1 else f"{stem}-{n}"
+    if url or date:
+        record = {"title": title, "text": text.strip(), "url": url or None, "date": date or None}
+        return add_file(corpus_dir, f"{stem}.json", json.dumps(record, ensure_ascii=False).encode(), max_bytes)
+    return add_file(corpus_dir, f"{stem}.txt", f"{title}\n\n{text.strip()}\n".encode(), max_bytes)
+
+
+def delete_file(corpus_dir: Path, name: str) -> Path:
+    """Remove one article file from the corpus folder (by its file name, nothing outside the folder)."""
+    check_upload_name(name)
+    target = corpus_dir / name
+    if not target.exists() and not target.is_symlink():
+        raise ArticleError(f"no article file named {name!r} in {corpus_dir}")
+    target.unlink()
+    return target

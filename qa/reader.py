@@ -1,0 +1,121 @@
+"""The extractive reader: finds the answer span in passages from start/end logits, or says there is none.
+
+transformers 5 has no question-answering pipeline, so decoding is done here: the question is paired with
+each passage, long passages are cut into overlapping windows, all windows go through the model in
+batches, and the best start/end pairs inside the passage text are scored against the window's null
+(CLS) score.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Sequence
+
+from qa.config import DEFAULT_READER
+from qa.types import Passage, Span
+
+MAX_QUESTION_TOKENS = 64
+
+
+class Reader:
+    """`Reader().read(question, passages)` -> candidate spans, best first; [] means "no answer"."""
+
+    def __init__(self, model: str = DEFAULT_READER, max_length: int = 384, stride: int = 128,
+                 max_answer_tokens: int = 30, null_threshold: float = 0.0, top_n: int = 20,
+                 batch_size: int = 16) -> None:
+        self.model_name = str(model)
+        self.max_length = max_length
+        self.stride = stride
+        self.max_answer_tokens = max_answer_tokens
+        self.null_threshold = null_threshold
+        self.top_n = top_n
+        self.batch_size = batch_size
+        self._loaded: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> tuple[Any, Any]:
+        """Load (tokenizer, model) once; raises ReaderModelError naming the path on failure."""
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    from qa.reader_model import load
+
+                    self._loaded = load(self.model_name)
+        return self._loaded
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.load()[0]
+
+    def _question(self, question: str) -> str:
+        """Cut a very long question to its first MAX_QUESTION_TOKENS tokens so the passage still fits."""
+        enc = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = enc["offset_mapping"]
+        return question if len(offsets) <= MAX_QUESTION_TOKENS else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
+
+    def read(self, question: str, passages: Sequence[str | Passage], top_n: int | None = None) -> list[Span]:
+        """Candidate answers across all passages, best first, at most one per (passage, start, end)."""
+        import torch
+
+        texts = [p if isinstance(p, str) else p.text for p in passages]
+        if not question.strip() or not any(t.strip() for t in texts):
+            return []
+        tokenizer, model = self.load()
+        question = self._question(question.strip())
+        enc = tokenizer(
+            [question] * len(texts), texts,
+            truncation="only_second", max_length=self.max_length, stride=self.stride,
+            return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest",
+            return_tensors="pt",
+        )
+        inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+        starts, ends = [], []
+        with torch.inference_mode():
+            for b in range(0, len(enc["input_ids"]), self.batch_size):
+                out = model(**{k: v[b : b + self.batch_size] for k, v in inputs.items()})
+                starts.append(out.start_logits.float())
+                ends.append(out.end_logits.float())
+        start_logits = torch.cat(starts)
+        end_logits = torch.cat(ends)
+
+        best: dict[tuple[int, int, int], Span] = {}
+        for w in range(len(start_logits)):
+            pi = int(enc["overflow_to_sample_mapping"][w])
+            seq = enc.sequence_ids(w)
+            ctx = [i for i, s in enumerate(seq) if s == 1]
+            if not ctx:
+                continue
+            for span in self._window_spans(start_logits[w], end_logits[w], ctx, enc["offset_mapping"][w], pi,
+                                           texts[pi]):
+                key = (pi, span.start, span.end)
+                if key not in best or best[key].score < span.score:
+                    best[key] = span
+        ranked = sorted(best.values(), key=lambda s: -s.score)
+        return ranked[: top_n or self.top_n]
+
+    def _window_spans(self, s: Any, e: Any, ctx: list[int], offsets: Any, pi: int, text: str) -> list[Span]:
+        """Spans of one window whose start+end logits beat the null (CLS) logits by `null_threshold`."""
+        import torch
+
+        idx = torch.tensor([0] + ctx)  # CLS (position 0) competes with the passage tokens
+        ps = torch.softmax(s[idx], 0)
+        pe = torch.softmax(e[idx], 0)
+        null = float(s[0] + e[0])
+        n = min(self.top_n, len(ctx))
+        top_s = torch.topk(s[idx[1:]], n).indices.tolist()
+        top_e = torch.topk(e[idx[1:]], n).indices.tolist()
+        spans = []
+        for a in top_s:
+            for b in top_e:
+                if b < a or b - a + 1 > self.max_answer_tokens:
+                    continue
+                i, j = ctx[a], ctx[b]
+                margin = float(s[i] + e[j]) - null
+                if margin <= self.null_threshold:
+                    continue
+                start, end = int(offsets[i][0]), int(offsets[j][1])
+                answer = text[start:end]
+                if not answer.strip():
+                    continue
+                spans.append(Span(answer, float(ps[a + 1] * pe[b + 1]), pi, start, end, margin))
+        return spans

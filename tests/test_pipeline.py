@@ -1,0 +1,53 @@
+"""ask() end to end with the real models and a real index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import CNN_ARTICLE, SEED_QUESTION
+from qa.corpus import read_corpus
+from qa.pipeline import QuestionError
+
+
+def test_seed_question_answered_from_the_right_article(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    answer = pipe.ask(SEED_QUESTION)  # builds the missing index itself
+    assert answer.text == "material and supply loans"
+    assert answer.article == CNN_ARTICLE
+    article = {a.id: a for a in read_corpus(corpus_dir).articles}[CNN_ARTICLE]
+    assert article.text[answer.start : answer.end] == answer.text
+    assert answer.title == article.title
+    assert 0 < answer.score <= 1
+    assert answer.text in answer.context
+    assert article.text[answer.context_start : answer.context_start + len(answer.context)] == answer.context
+    assert answer.passages and answer.passages[0].passage.text
+    for alt in answer.alternatives:
+        assert alt.text != answer.text and alt.score <= answer.score
+
+
+def test_unanswerable_question_gives_no_answer(corpus_dir: Path, make_pipeline):
+    answer = make_pipeline(corpus_dir).ask("What is the capital of Colombia?")
+    assert answer.text is None
+    assert answer.passages, "the closest passages are still returned"
+
+
+def test_ask_notices_a_new_article(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    pipe.ask(SEED_QUESTION)
+    (corpus_dir / "mars-rover.md").write_text(
+        "# Rover finds ice on Mars\n\nThe rover Perseverance found water ice near the Jezero crater "
+        "on Tuesday, mission scientist Dr. Alma Ruiz told reporters in Pasadena.\n")
+    pipe._checked = 0.0  # skip the one-second freshness cache
+    answer = pipe.ask("Which crater did the rover find ice near?")
+    assert answer.article == "mars-rover"
+    assert "Jezero" in answer.text
+
+
+@pytest.mark.parametrize("question, message", [
+    ("", "empty"), ("   \n\t ", "empty"), ("?!...", "no words"), ("x" * 5000, "too long"), (None, "must be text"),
+])
+def test_bad_questions_get_clear_errors(corpus_dir: Path, make_pipeline, question, message):
+    with pytest.raises(QuestionError, match=message):
+        make_pipeline(corpus_dir).ask(question)

@@ -1,0 +1,63 @@
+"""The trained reader with real weights, loaded offline."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED_CORPUS, SEED_QUESTION
+from qa.config import DEFAULT_READER
+from qa.reader import Reader
+from qa.reader_model import ReaderModelError
+
+CNN_TEXT = next(SEED_CORPUS.glob("biden-*.txt")).read_text()
+
+
+def test_seed_answer_from_the_whole_article(reader):
+    spans = reader.read(SEED_QUESTION, [CNN_TEXT])
+    assert spans and spans[0].text == "material and supply loans"
+    assert CNN_TEXT[spans[0].start : spans[0].end] == spans[0].text
+    assert 0 < spans[0].score <= 1
+
+
+def test_no_answer_when_the_passage_lacks_it(reader):
+    assert reader.read("What is the capital of Colombia?", [CNN_TEXT]) == []
+
+
+def test_answer_beyond_the_first_window(reader):
+    filler = " ".join(f"The council met on day {i} and discussed the budget for parks." for i in range(60))
+    text = filler + " The new mayor of Springfield is Helen Okafor, elected in May."
+    spans = reader.read("Who is the new mayor of Springfield?", ["Nothing here.", text])
+    assert spans[0].text == "Helen Okafor"
+    assert spans[0].passage_index == 1
+    assert spans[0].start > 2000 and text[spans[0].start : spans[0].end] == "Helen Okafor"
+
+
+def test_spans_never_come_from_the_question(reader):
+    spans = Reader(DEFAULT_READER, null_threshold=float("-inf")).read(
+        "Is Helen Okafor the mayor?", ["The weather was mild."])
+    assert all(s.text in "The weather was mild." for s in spans)
+
+
+def test_custom_model_directory_loads(tmp_path: Path):
+    copy = tmp_path / "my-reader"
+    shutil.copytree(DEFAULT_READER, copy)
+    spans = Reader(str(copy)).read(SEED_QUESTION, [CNN_TEXT])
+    assert spans[0].text == "material and supply loans"
+
+
+def test_missing_model_directory_is_a_clear_error(tmp_path: Path):
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ReaderModelError, match=str(missing)):
+        Reader(str(missing)).load()
+
+
+def test_corrupt_weights_are_a_clear_error(tmp_path: Path):
+    copy = tmp_path / "broken-reader"
+    shutil.copytree(DEFAULT_READER, copy)
+    weights = copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ReaderModelError, match="broken-reader"):
+        Reader(str(copy)).load()
