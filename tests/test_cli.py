@@ -1,0 +1,47 @@
+"""The `qa` command from a shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import CNN_ARTICLE, SEED_QUESTION
+
+
+def qa(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("QA_CORPUS_DIR", None)
+    env.pop("QA_INDEX_DIR", None)
+    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=600)
+
+
+def test_index_then_ask_json(corpus_dir: Path, tmp_path: Path):
+    out = qa("index", "--json", cwd=tmp_path)  # corpus/ and index/ in the working directory
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert len(report["added"]) == 2 and report["passages_embedded"] > 0
+    assert (tmp_path / "index" / "manifest.json").exists()
+    out = qa("ask", SEED_QUESTION, "--json", "--top-k", "3", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["text"] == "material and supply loans" and answer["article"] == CNN_ARTICLE
+    assert len(answer["passages"]) == 3
+
+
+def test_errors_are_one_line_and_non_zero(tmp_path: Path):
+    out = qa("ask", "   ", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == "qa: error: the question is empty"
+    out = qa("index", "--corpus", str(tmp_path / "missing"), cwd=tmp_path)
+    assert out.returncode == 2 and "corpus folder not found" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_help_is_fast_and_lists_commands(tmp_path: Path):
+    out = qa("--help", cwd=tmp_path)
+    assert out.returncode == 0
+    for command in ("index", "ask", "serve", "eval-reader", "train-reader"):
+        assert command in out.stdout
