@@ -72,6 +72,23 @@ def cmd_eval_reader(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa.evaluation import evaluate_questions
+    from qa.pipeline import Pipeline
+
+    result = evaluate_questions(Pipeline(_settings(args), log=_log), Path(args.file), top_k=args.top_k)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
+    for key, value in result.items():
+        if key != "misses":
+            print(f"{key:>18}: {value}")
+    print("misses:")
+    for m in result["misses"]:
+        print(f"  F1 {m['f1']:5.1f}  {m['question']!r}: got {m['predicted']!r}, expected {m['gold']}")
+    return 0
+
+
 def cmd_train_reader(args: argparse.Namespace) -> int:
     from qa.training import TrainConfig, train
 
@@ -111,6 +128,13 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs internet)")
     sp.add_argument("--concurrency", type=int, default=4, help="questions answered at the same time")
     sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("eval", help="ask every question of a JSONL file against the index and score the answers")
+    sp.add_argument("file", help='JSONL lines: {"question", "answers": [...], "answerable": bool}')
+    common(sp)
+    sp.add_argument("--top-k", type=int, help="passages to read (default 5)")
+    sp.add_argument("--json", action="store_true", help="print the full report as JSON")
+    sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("eval-reader", help="gold-paragraph EM/F1 of the reader on a SQuAD-format file")
     sp.add_argument("file")

@@ -12,7 +12,7 @@ from typing import Any
 from qa.metrics import best_scores
 from qa.reader import Reader
 
-THRESHOLDS = (-4.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 6.0)
+THRESHOLDS = (-6.0, -5.0, -4.0, -3.0, -2.5, -2.0, -1.5, -1.0, 0.0, 1.0, 2.0)
 
 
 def load_squad(path: Path) -> list[dict[str, Any]]:
@@ -23,8 +23,9 @@ def load_squad(path: Path) -> list[dict[str, Any]]:
 
 def evaluate_reader(reader: Reader, path: Path, limit: int | None = None, negatives: bool = True,
                     seed: int = 0) -> dict[str, Any]:
-    """EM/F1 with the paragraph given; with `negatives`, each question is also paired with a paragraph
-    of another article (must give "no answer"). Scores are reported for several null thresholds."""
+    """EM/F1 with the paragraph given; with `negatives`, each question is also paired with another
+    paragraph of its article that lacks every gold answer (must give "no answer"), the hard case that
+    retrieval produces. Scores are reported for several null thresholds."""
     rng = random.Random(seed)
     items = []
     articles = load_squad(path)
@@ -35,11 +36,12 @@ def evaluate_reader(reader: Reader, path: Path, limit: int | None = None, negati
                 items.append((qa["question"], para["context"], golds, ai))
     rng.shuffle(items)
     items = items[:limit] if limit else items
-    if negatives and len(articles) > 1:
-        contexts = [(ai, p["context"]) for ai, a in enumerate(articles) for p in a["paragraphs"]]
-        for q, _, _, ai in list(items):
-            other = rng.choice([c for c in contexts if c[0] != ai])
-            items.append((q, other[1], [], other[0]))
+    if negatives:
+        for q, context, golds, ai in list(items):
+            others = [p["context"] for p in articles[ai]["paragraphs"] if p["context"] != context
+                      and not any(g.lower() in p["context"].lower() for g in golds)]
+            if others:
+                items.append((q, rng.choice(others), [], ai))
     predictions = []
     keep_threshold, reader.null_threshold = reader.null_threshold, float("-inf")  # see every best span
     t0 = time.perf_counter()
@@ -77,4 +79,40 @@ def evaluate_reader(reader: Reader, path: Path, limit: int | None = None, negati
         "f1": round(100 * sum(f for _, f in forced) / max(1, len(forced)), 2),
         "by_null_threshold": by_threshold,
         "ms_per_question": round(1000 * seconds / max(1, len(predictions)), 1),
+    }
+
+
+def evaluate_questions(pipeline: Any, path: Path, top_k: int | None = None) -> dict[str, Any]:
+    """Ask every question of a JSONL file ({"question", "answers", "answerable"}) through the pipeline:
+    EM/F1 split into answerable / unanswerable, retrieval recall@k, latency, and the misses."""
+    from qa.metrics import normalize_answer
+
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    has, no, recall, latencies, misses = [], [], [], [], []
+    for row in rows:
+        golds = row["answers"] if row.get("answerable", bool(row["answers"])) else []
+        t0 = time.perf_counter()
+        answer = pipeline.ask(row["question"], top_k=top_k)
+        latencies.append(time.perf_counter() - t0)
+        em, f1 = best_scores(answer.text, golds)
+        (has if golds else no).append((em, f1))
+        if golds:
+            texts = [normalize_answer(h.passage.text) for h in answer.passages]
+            recall.append(any(normalize_answer(g) in t for g in golds for t in texts))
+        if f1 < 1.0:
+            misses.append({"question": row["question"], "predicted": answer.text, "gold": golds[:2],
+                           "f1": round(100 * f1, 1), "score": round(answer.score, 3)})
+    latencies.sort()
+
+    def pct(values: list[tuple[float, float]], i: int) -> float:
+        return round(100 * sum(v[i] for v in values) / max(1, len(values)), 1)
+
+    return {
+        "file": str(path), "questions": len(rows), "answerable": len(has), "unanswerable": len(no),
+        "has_ans_em": pct(has, 0), "has_ans_f1": pct(has, 1), "no_ans_acc": pct(no, 0),
+        "overall_f1": pct(has + no, 1),
+        "retrieval_recall": round(100 * sum(recall) / max(1, len(recall)), 1),
+        "latency_ms_p50": round(1000 * latencies[len(latencies) // 2], 1),
+        "latency_ms_p95": round(1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1),
+        "misses": sorted(misses, key=lambda m: m["f1"]),
     }

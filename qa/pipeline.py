@@ -10,7 +10,8 @@ from typing import Any, Callable
 from qa.chunking import Chunker, sentence_spans
 from qa.config import Settings
 from qa.embedding import Embedder
-from qa.index import BuildReport, Indexer, load_index, read_manifest
+from qa.corpus import signature
+from qa.index import MANIFEST, BuildReport, Indexer, load_index, read_manifest
 from qa.metrics import normalize_answer
 from qa.reader import Reader
 from qa.retrieval import Retriever
@@ -53,6 +54,7 @@ class Pipeline:
         self._indexer: Indexer | None = None
         self._retriever: Retriever | None = None
         self._checked = 0.0
+        self._seen: tuple[str | None, tuple[int, int] | None] = (None, None)
         self._lock = threading.RLock()
         self.timings: dict[str, float] = {}
 
@@ -76,21 +78,36 @@ class Pipeline:
             self._checked = 0.0
             return report
 
+    def _state(self) -> tuple[str | None, tuple[int, int] | None]:
+        """Cheap fingerprint of corpus folder and manifest file (stat calls only, no reads)."""
+        s = self.settings
+        try:
+            st = (s.index_dir / MANIFEST).stat()
+            manifest = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            manifest = None
+        return (signature(s.corpus_dir) if s.corpus_dir.is_dir() else None), manifest
+
     def retriever(self) -> Retriever:
-        """The retriever over the current index; rebuilds or reloads when the corpus or index changed."""
+        """The retriever over the current index; rebuilds or reloads when the corpus or index changed.
+        Checked at most once a second, by file stats, so a warm ask() reads nothing from disk."""
         if self._retriever is not None and time.monotonic() - self._checked < 1.0:
             return self._retriever
         with self._lock:
             s = self.settings
-            if s.corpus_dir.is_dir() and not self.indexer.is_current():
-                report = self.build_index()
-                self.log(f"index updated: {report.summary()}")
-            manifest = read_manifest(s.index_dir)
-            if manifest is None:
-                raise FileNotFoundError(f"no index in {s.index_dir} and no corpus folder {s.corpus_dir} to build it")
-            if self._retriever is None or self._retriever.snapshot.generation != manifest["generation"]:
-                snapshot = load_index(s.index_dir, nprobe=s.ivf_nprobe)
-                self._retriever = Retriever(snapshot, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k)
+            state = self._state()
+            if self._retriever is None or state != self._seen:
+                if state[0] is not None and not self.indexer.is_current():
+                    report = self.build_index()
+                    self.log(f"index updated: {report.summary()}")
+                manifest = read_manifest(s.index_dir)
+                if manifest is None:
+                    raise FileNotFoundError(
+                        f"no index in {s.index_dir} and no corpus folder {s.corpus_dir} to build it from")
+                if self._retriever is None or self._retriever.snapshot.generation != manifest["generation"]:
+                    snapshot = load_index(s.index_dir, nprobe=s.ivf_nprobe)
+                    self._retriever = Retriever(snapshot, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k)
+                self._seen = self._state()
             self._checked = time.monotonic()
             return self._retriever
 

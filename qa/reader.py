@@ -78,6 +78,7 @@ class Reader:
         start_logits = torch.cat(starts)
         end_logits = torch.cat(ends)
 
+        offsets = enc["offset_mapping"].tolist()
         best: dict[tuple[int, int, int], Span] = {}
         for w in range(len(start_logits)):
             pi = int(enc["overflow_to_sample_mapping"][w])
@@ -85,8 +86,7 @@ class Reader:
             ctx = [i for i, s in enumerate(seq) if s == 1]
             if not ctx:
                 continue
-            for span in self._window_spans(start_logits[w], end_logits[w], ctx, enc["offset_mapping"][w], pi,
-                                           texts[pi]):
+            for span in self._window_spans(start_logits[w], end_logits[w], ctx, offsets[w], pi, texts[pi]):
                 key = (pi, span.start, span.end)
                 if key not in best or best[key].score < span.score:
                     best[key] = span
@@ -95,15 +95,17 @@ class Reader:
 
     def _window_spans(self, s: Any, e: Any, ctx: list[int], offsets: Any, pi: int, text: str) -> list[Span]:
         """Spans of one window whose start+end logits beat the null (CLS) logits by `null_threshold`."""
-        import torch
+        import numpy as np
 
-        idx = torch.tensor([0] + ctx)  # CLS (position 0) competes with the passage tokens
-        ps = torch.softmax(s[idx], 0)
-        pe = torch.softmax(e[idx], 0)
+        s = s.numpy()
+        e = e.numpy()
+        idx = np.asarray([0] + ctx)  # CLS (position 0) competes with the passage tokens
+        ps = _softmax(s[idx])
+        pe = _softmax(e[idx])
         null = float(s[0] + e[0])
         n = min(self.top_n, len(ctx))
-        top_s = torch.topk(s[idx[1:]], n).indices.tolist()
-        top_e = torch.topk(e[idx[1:]], n).indices.tolist()
+        top_s = np.argsort(-s[idx[1:]])[:n].tolist()
+        top_e = np.argsort(-e[idx[1:]])[:n].tolist()
         spans = []
         for a in top_s:
             for b in top_e:
@@ -119,3 +121,10 @@ class Reader:
                     continue
                 spans.append(Span(answer, float(ps[a + 1] * pe[b + 1]), pi, start, end, margin))
         return spans
+
+
+def _softmax(x: Any) -> Any:
+    import numpy as np
+
+    z = np.exp(x - x.max())
+    return z / z.sum()

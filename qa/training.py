@@ -21,6 +21,7 @@ from typing import Any, Iterator
 class TrainConfig:
     data: str = "../shared/data/qa/train.json.gz"
     out: str = "qa/models/reader"
+    init: str = ""  # start from this reader folder (continue training) instead of the bare encoder
     checkpoint_dir: str = ".cache/reader-train"
     max_questions: int = 30000  # answerable questions sampled from the data
     negative_ratio: float = 0.33  # synthetic unanswerable examples per answerable one
@@ -183,13 +184,16 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from qa.reader_model import base_encoder_path, save_shipped
+    from qa.reader_model import load as load_reader
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    base = base_encoder_path()
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForQuestionAnswering.from_pretrained(base)
+    if cfg.init:
+        tokenizer, model = load_reader(cfg.init)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(base_encoder_path())
+        model = AutoModelForQuestionAnswering.from_pretrained(base_encoder_path())
     # Frozen word embeddings: faster steps, and the shipped model can borrow them from the package.
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
 
