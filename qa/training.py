@@ -37,6 +37,8 @@ class TrainConfig:
     seed: int = 13
     save_every: int = 200
     threads: int = 0  # 0 = torch default
+    device: str = "auto"  # "auto": CUDA when available (bf16 autocast), else CPU
+    max_minutes: float = 0.0  # >0: shorten the schedule so the run ends, LR decayed, within this time
 
 
 @dataclass
@@ -177,6 +179,15 @@ def _step_plan(windows: list[dict[str, Any]], cfg: TrainConfig, total: int) -> I
         epoch += 1
 
 
+def _fit_budget(cfg: TrainConfig, plan: list[int], step: int, step_s: float, elapsed: float, log: Any) -> None:
+    """Shrink the planned step count so the run (preparation included) fits in cfg.max_minutes."""
+    fit = step + int(max(0.0, cfg.max_minutes * 60 * 0.95 - elapsed) / step_s)
+    if fit < plan[0]:
+        log(f"{step_s * 1000:.0f} ms/step: time budget allows {fit} of {plan[0]} steps; schedule shortened")
+        plan[0] = fit
+        plan[1] = min(plan[1], max(1, fit // 10))
+
+
 def train(cfg: TrainConfig, log: Any = print) -> Path:
     """Run (or resume) training and return the directory of the exported model."""
     import torch
@@ -186,9 +197,12 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
     from qa.reader_model import base_encoder_path, save_shipped
     from qa.reader_model import load as load_reader
 
+    t_start = time.time()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available()
+                          else "cpu" if cfg.device == "auto" else cfg.device)
     if cfg.init:
         tokenizer, model = load_reader(cfg.init)
     else:
@@ -196,11 +210,13 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
         model = AutoModelForQuestionAnswering.from_pretrained(base_encoder_path())
     # Frozen word embeddings: faster steps, and the shipped model can borrow them from the package.
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
+    model.to(device)
 
     t0 = time.time()
     examples = load_examples(cfg)
     windows = featurize(examples, tokenizer, cfg)
     total, warmup = _schedule(cfg, len(windows))
+    plan_total = [total, warmup]  # the time budget may shorten it after the first steps
     n_neg = sum(e.answer_start is None for e in examples)
     log(f"{len(examples)} examples ({n_neg} unanswerable) -> {len(windows)} windows, "
         f"{total} steps of {cfg.batch_size}; prepared in {time.time() - t0:.0f}s")
@@ -213,7 +229,8 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
         lr=cfg.lr,
     )
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: s / warmup if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
+        opt, lambda s: s / plan_total[1] if s < plan_total[1]
+        else max(0.0, (plan_total[0] - s) / max(1, plan_total[0] - plan_total[1]))
     )
 
     ckpt_dir = Path(cfg.checkpoint_dir)
@@ -227,7 +244,8 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         step = state["step"]
-        log(f"resuming from step {step}/{total}")
+        plan_total[:] = state.get("plan", plan_total)
+        log(f"resuming from step {step}/{plan_total[0]}")
 
     def save() -> None:
         ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -235,11 +253,11 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
         tmp = ckpt.with_suffix(".tmp")
         torch.save(
             {"model": trainable, "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-             "step": step, "config": asdict(cfg)},
+             "step": step, "plan": plan_total, "config": asdict(cfg)},
             tmp,
         )
         tmp.replace(ckpt)
-        info = {"config": asdict(cfg), "steps": step, "total_steps": total, "windows": len(windows),
+        info = {"config": asdict(cfg), "steps": step, "total_steps": plan_total[0], "windows": len(windows),
                 "examples": len(examples), "unanswerable": n_neg}
         save_shipped(model, tokenizer, cfg.out, info)
 
@@ -247,11 +265,14 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
     plan = _step_plan(windows, cfg, total)
     for _ in range(step):  # replay the seeded order up to where we stopped
         next(plan)
-    bar = tqdm(total=total, initial=step, desc="train", unit="step", mininterval=10)
+    bar = tqdm(total=plan_total[0], initial=step, desc="train", unit="step", mininterval=10)
     running = 0.0
-    while step < total:
-        batch = collate(windows, next(plan))
-        loss = model(**batch).loss
+    # Time steps 300-800 of this run (after warm-up, which is slow on a GPU) to fit the time budget.
+    probe = [step + 300, step + 800, 0.0]
+    while step < plan_total[0]:
+        batch = {k: v.to(device, non_blocking=True) for k, v in collate(windows, next(plan)).items()}
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            loss = model(**batch).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -261,10 +282,16 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
         running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         bar.update(1)
         bar.set_postfix(loss=f"{running:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", refresh=False)
-        if step % cfg.save_every == 0 or step == total:
+        if cfg.max_minutes and step == probe[0]:
+            probe[2] = time.time()
+        if cfg.max_minutes and step == probe[1]:
+            step_s = (time.time() - probe[2]) / (probe[1] - probe[0])
+            _fit_budget(cfg, plan_total, step, step_s, time.time() - t_start, log)
+            bar.total = plan_total[0]
+        if step % cfg.save_every == 0 or step == plan_total[0]:
             save()
     bar.close()
-    if step == total and not (Path(cfg.out) / "model.safetensors").exists():
+    if step == plan_total[0] and not (Path(cfg.out) / "model.safetensors").exists():
         save()
     log(f"done: {step} steps; model in {cfg.out}")
     return Path(cfg.out)
