@@ -73,19 +73,44 @@ def cmd_eval_reader(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.evaluation import evaluate_questions
+    import random
+    import shutil
+    import tempfile
+
+    from qa.config import Settings
+    from qa.evaluation import evaluate_questions, read_questions, squad_to_corpus
     from qa.pipeline import Pipeline
 
-    result = evaluate_questions(Pipeline(_settings(args), log=_log), Path(args.file), top_k=args.top_k)
+    path = Path(args.file)
+    if not path.is_file():
+        raise FileNotFoundError(f"evaluation file not found: {path}")
+    work = None
+    try:
+        if path.name.endswith((".json", ".json.gz")):  # SQuAD: index its articles in a temporary folder
+            work = Path(tempfile.mkdtemp(prefix="qa-eval-"))
+            rows = squad_to_corpus(path, work / "corpus")
+            settings = Settings.load(corpus_dir=work / "corpus", index_dir=work / "index",
+                                     reader_model=args.reader, top_k=args.top_k)
+        else:
+            rows = read_questions(path)
+            settings = _settings(args)
+        if args.limit and args.limit < len(rows):
+            rows = random.Random(args.seed).sample(rows, args.limit)
+        pipeline = Pipeline(settings, log=_log)
+        pipeline.retriever()  # build the index before timing questions
+        result = {"file": str(path), "top_k": settings.top_k,
+                  **evaluate_questions(pipeline, rows, top_k=args.top_k, progress=sys.stderr.isatty() or len(rows) > 50)}
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
     if args.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
-        return 0
+        Path(args.json).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     for key, value in result.items():
         if key != "misses":
-            print(f"{key:>18}: {value}")
-    print("misses:")
-    for m in result["misses"]:
-        print(f"  F1 {m['f1']:5.1f}  {m['question']!r}: got {m['predicted']!r}, expected {m['gold']}")
+            print(f"{key:>22}: {value}")
+    print(f"worst misses ({min(args.misses, len(result['misses']))} of {len(result['misses'])}):")
+    for m in result["misses"][: args.misses]:
+        print(f"  F1 {m['f1']:5.1f}  {m['question']!r}: got {m['predicted']!r} ({m['score']:.2f}), expected {m['gold']}")
     return 0
 
 
@@ -129,11 +154,15 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--concurrency", type=int, default=4, help="questions answered at the same time")
     sp.set_defaults(func=cmd_serve)
 
-    sp = sub.add_parser("eval", help="ask every question of a JSONL file against the index and score the answers")
-    sp.add_argument("file", help='JSONL lines: {"question", "answers": [...], "answerable": bool}')
+    sp = sub.add_parser("eval", help="score answers to a question file (JSONL against the index, or SQuAD open-domain)")
+    sp.add_argument("file", help='SQuAD .json/.json.gz (its articles are indexed in a temporary folder) or '
+                                 'JSONL lines {"question", "answers": [...], "answerable": bool} (asked against the index)')
     common(sp)
     sp.add_argument("--top-k", type=int, help="passages to read (default 5)")
-    sp.add_argument("--json", action="store_true", help="print the full report as JSON")
+    sp.add_argument("--limit", type=int, help="evaluate a random sample of this many questions")
+    sp.add_argument("--seed", type=int, default=0, help="seed of that sample")
+    sp.add_argument("--misses", type=int, default=15, help="worst misses to print")
+    sp.add_argument("--json", metavar="OUT", help="also write the full report as JSON to this file")
     sp.set_defaults(func=cmd_eval)
 
     sp = sub.add_parser("eval-reader", help="gold-paragraph EM/F1 of the reader on a SQuAD-format file")

@@ -82,37 +82,84 @@ def evaluate_reader(reader: Reader, path: Path, limit: int | None = None, negati
     }
 
 
-def evaluate_questions(pipeline: Any, path: Path, top_k: int | None = None) -> dict[str, Any]:
-    """Ask every question of a JSONL file ({"question", "answers", "answerable"}) through the pipeline:
-    EM/F1 split into answerable / unanswerable, retrieval recall@k, latency, and the misses."""
+def read_questions(path: Path) -> list[dict[str, Any]]:
+    """Question rows {"question", "answers", "answerable"} from a JSONL file."""
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+                row["answers"] = list(row.get("answers") or [])
+                row["question"] = str(row["question"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{n}: not a question record ({exc})") from exc
+            rows.append(row)
+    return rows
+
+
+def squad_to_corpus(path: Path, corpus_dir: Path) -> list[dict[str, Any]]:
+    """Write every article of a SQuAD file into corpus_dir (title line, then its paragraphs) and return
+    its questions as rows, for open-domain evaluation through the whole pipeline."""
+    from qa.corpus import slugify
+
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for ai, article in enumerate(load_squad(path)):
+        title = str(article.get("title") or f"Article {ai + 1}").replace("_", " ")
+        paragraphs = [p["context"].strip() for p in article["paragraphs"]]
+        (corpus_dir / f"{slugify(title) or 'article'}-{ai}.txt").write_text(
+            title + "\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+        for para in article["paragraphs"]:
+            for qa in para["qas"]:
+                golds = [] if qa.get("is_impossible") else [a["text"] for a in qa["answers"]]
+                rows.append({"question": qa["question"], "answers": golds, "answerable": bool(golds)})
+    return rows
+
+
+def evaluate_questions(pipeline: Any, rows: list[dict[str, Any]], top_k: int | None = None,
+                       progress: bool = False) -> dict[str, Any]:
+    """Ask every question through the pipeline: EM/F1 split into answerable / unanswerable, no-answer
+    precision and recall, retrieval recall@k and MRR, latency, and the misses (worst first)."""
+    from tqdm import tqdm
+
     from qa.metrics import normalize_answer
 
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    has, no, recall, latencies, misses = [], [], [], [], []
-    for row in rows:
+    has, no, hits_at_k, rr, latencies, misses = [], [], [], [], [], []
+    said_none = said_none_right = 0
+    for row in tqdm(rows, desc="eval", unit="q", disable=not progress, mininterval=5):
         golds = row["answers"] if row.get("answerable", bool(row["answers"])) else []
         t0 = time.perf_counter()
         answer = pipeline.ask(row["question"], top_k=top_k)
         latencies.append(time.perf_counter() - t0)
         em, f1 = best_scores(answer.text, golds)
         (has if golds else no).append((em, f1))
+        if answer.text is None:
+            said_none += 1
+            said_none_right += not golds
         if golds:
             texts = [normalize_answer(h.passage.text) for h in answer.passages]
-            recall.append(any(normalize_answer(g) in t for g in golds for t in texts))
+            ranks = [r for r, t in enumerate(texts, 1) if any(normalize_answer(g) in t for g in golds)]
+            hits_at_k.append(bool(ranks))
+            rr.append(1 / ranks[0] if ranks else 0.0)
         if f1 < 1.0:
             misses.append({"question": row["question"], "predicted": answer.text, "gold": golds[:2],
                            "f1": round(100 * f1, 1), "score": round(answer.score, 3)})
     latencies.sort()
 
-    def pct(values: list[tuple[float, float]], i: int) -> float:
-        return round(100 * sum(v[i] for v in values) / max(1, len(values)), 1)
+    def pct(values: list[tuple[float, float]], i: int) -> float | None:
+        return round(100 * sum(v[i] for v in values) / len(values), 1) if values else None
+
+    def quantile(q: float) -> float:
+        return round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1) if latencies else 0.0
 
     return {
-        "file": str(path), "questions": len(rows), "answerable": len(has), "unanswerable": len(no),
+        "questions": len(rows), "answerable": len(has), "unanswerable": len(no),
         "has_ans_em": pct(has, 0), "has_ans_f1": pct(has, 1), "no_ans_acc": pct(no, 0),
-        "overall_f1": pct(has + no, 1),
-        "retrieval_recall": round(100 * sum(recall) / max(1, len(recall)), 1),
-        "latency_ms_p50": round(1000 * latencies[len(latencies) // 2], 1),
-        "latency_ms_p95": round(1000 * latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))], 1),
-        "misses": sorted(misses, key=lambda m: m["f1"]),
+        "overall_em": pct(has + no, 0), "overall_f1": pct(has + no, 1),
+        "no_ans_precision": round(100 * said_none_right / said_none, 1) if said_none else None,
+        "no_ans_recall": pct(no, 0),
+        "retrieval_recall_at_k": round(100 * sum(hits_at_k) / len(hits_at_k), 1) if hits_at_k else None,
+        "retrieval_mrr": round(sum(rr) / len(rr), 3) if rr else None,
+        "latency_ms_p50": quantile(0.5), "latency_ms_p95": quantile(0.95),
+        "misses": sorted(misses, key=lambda m: (m["f1"], -m["score"])),
     }
