@@ -43,14 +43,19 @@ def evaluate_reader(reader: Reader, path: Path, limit: int | None = None, negati
             if others:
                 items.append((q, rng.choice(others), [], ai))
     predictions = []
-    keep_threshold, reader.null_threshold = reader.null_threshold, float("-inf")  # see every best span
+    reader.load()
+    keep = reader.null_threshold, reader.calibration
+    # See every best span, and get its raw rank value (identity calibration) to fit the calibration on.
+    reader.null_threshold, reader.calibration = float("-inf"), {"scale": 1.0, "bias": 0.0}
+    ranks = []
     t0 = time.perf_counter()
     try:
         for q, context, golds, _ in items:
             spans = reader.read(q, [context])
             predictions.append((spans[0].text if spans else None, spans[0].margin if spans else -1e9, golds))
+            ranks.append(_logit(spans[0].score) if spans else -1e9)
     finally:
-        reader.null_threshold = keep_threshold
+        reader.null_threshold, reader.calibration = keep
     seconds = time.perf_counter() - t0
     by_threshold = {}
     for t in THRESHOLDS:
@@ -78,6 +83,7 @@ def evaluate_reader(reader: Reader, path: Path, limit: int | None = None, negati
         "em": round(100 * sum(e for e, _ in forced) / max(1, len(forced)), 2),
         "f1": round(100 * sum(f for _, f in forced) / max(1, len(forced)), 2),
         "by_null_threshold": by_threshold,
+        "calibration": fit_calibration([(t, r, g) for (t, _, g), r in zip(predictions, ranks)]),
         "ms_per_question": round(1000 * seconds / max(1, len(predictions)), 1),
     }
 
@@ -114,6 +120,32 @@ def squad_to_corpus(path: Path, corpus_dir: Path) -> list[dict[str, Any]]:
                 golds = [] if qa.get("is_impossible") else [a["text"] for a in qa["answers"]]
                 rows.append({"question": qa["question"], "answers": golds, "answerable": bool(golds)})
     return rows
+
+
+def _logit(p: float) -> float:
+    import math
+
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
+
+
+def fit_calibration(predictions: list[tuple[str | None, float, list[str]]]) -> dict[str, float]:
+    """Logistic fit of P(best span has F1 >= 0.5) on its rank value: the reader's `score`. Spans far
+    below any answer (rank <= -15) are left out so that the fit follows the range answers come from."""
+    import numpy as np
+
+    rows = [(m, float(bool(golds) and best_scores(text, golds)[1] >= 0.5))
+            for text, m, golds in predictions if text is not None and m > -15]
+    if len(rows) < 20:
+        return {}
+    m, y = np.asarray(rows).T
+    x = np.c_[m, np.ones_like(m)]
+    w = np.zeros(2)
+    for _ in range(50):  # Newton steps with a little ridge so that a separable set still converges
+        p = 1 / (1 + np.exp(-x @ w))
+        hess = (x.T * (p * (1 - p))) @ x + 1e-6 * np.eye(2)
+        w += np.linalg.solve(hess, x.T @ (y - p))
+    return {"scale": round(float(w[0]), 4), "bias": round(float(w[1]), 4), "fitted_on": len(rows)}
 
 
 def evaluate_questions(pipeline: Any, rows: list[dict[str, Any]], top_k: int | None = None,

@@ -8,6 +8,7 @@ batches, and the best start/end pairs inside the passage text are scored against
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any, Sequence
 
@@ -15,6 +16,11 @@ from qa.config import DEFAULT_READER
 from qa.types import Passage, Span
 
 MAX_QUESTION_TOKENS = 64
+# Candidates are ranked by margin + MASS_WEIGHT * log(p_start * p_end): the null margin is comparable
+# across passages, the in-window probability says whether the window agrees on this one span rather than
+# spreading its mass over many. Measured open-domain on 400 XQuAD questions: margin alone F1 73.4,
+# this 73.3, probability alone 71.6; on the seed questions 88.4 / 90.2 / 86.4.
+MASS_WEIGHT = 4.0
 
 
 class Reader:
@@ -31,6 +37,7 @@ class Reader:
         self.top_n = top_n
         self.batch_size = batch_size
         self._loaded: tuple[Any, Any] | None = None
+        self.calibration: dict[str, float] | None = None  # None: the one stored with the model
         self._lock = threading.Lock()
 
     def load(self) -> tuple[Any, Any]:
@@ -38,8 +45,10 @@ class Reader:
         if self._loaded is None:
             with self._lock:
                 if self._loaded is None:
-                    from qa.reader_model import load
+                    from qa.reader_model import calibration, load
 
+                    if self.calibration is None:
+                        self.calibration = calibration(self.model_name)
                     self._loaded = load(self.model_name)
         return self._loaded
 
@@ -100,9 +109,10 @@ class Reader:
         s = s.numpy()
         e = e.numpy()
         idx = np.asarray([0] + ctx)  # CLS (position 0) competes with the passage tokens
-        ps = _softmax(s[idx])
-        pe = _softmax(e[idx])
+        log_ps = _log_softmax(s[idx])
+        log_pe = _log_softmax(e[idx])
         null = float(s[0] + e[0])
+        scale, bias = self.calibration["scale"], self.calibration["bias"]
         n = min(self.top_n, len(ctx))
         top_s = np.argsort(-s[idx[1:]])[:n].tolist()
         top_e = np.argsort(-e[idx[1:]])[:n].tolist()
@@ -119,12 +129,14 @@ class Reader:
                 answer = text[start:end]
                 if not answer.strip():
                     continue
-                spans.append(Span(answer, float(ps[a + 1] * pe[b + 1]), pi, start, end, margin))
+                rank = margin + MASS_WEIGHT * float(log_ps[a + 1] + log_pe[b + 1])
+                score = 1.0 / (1.0 + math.exp(-(scale * rank + bias)))
+                spans.append(Span(answer, score, pi, start, end, margin))
         return spans
 
 
-def _softmax(x: Any) -> Any:
+def _log_softmax(x: Any) -> Any:
     import numpy as np
 
-    z = np.exp(x - x.max())
-    return z / z.sum()
+    z = x - x.max()
+    return z - np.log(np.exp(z).sum())

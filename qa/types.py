@@ -43,7 +43,9 @@ class RetrievedPassage:
 @dataclass
 class Span:
     """A candidate answer from the reader; offsets are into `passages[passage_index]`.
-    `margin` is how far its start+end logits beat the window's null (CLS) logits."""
+    `margin` is how far its start+end logits beat the window's null (CLS) logits; `score` is the
+    calibrated probability that the span is a right answer (a logistic function of the margin plus the
+    span's log-probability inside its window; see qa.reader)."""
 
     text: str
     score: float
