@@ -2,7 +2,8 @@
 
 Articles are real paragraphs (SQuAD-format training data, one paragraph per article, ~1 passage each).
 
-    python bench/index_build.py                     # 10k articles, real embeddings throughout
+    python bench/index_build.py                     # 2,000 articles, real embeddings throughout
+    python bench/index_build.py --articles 10000    # 10k (about 10 min a full build on 2 cores)
     python bench/index_build.py --large 100000      # also: add 1 article to a 100k-article index
 
 With --large, the 100k background articles get random unit vectors instead of real embeddings (embedding
@@ -31,15 +32,15 @@ NEW_ARTICLE = ("Harbour city opens a floating library\n\nThe city of Valmora ope
 
 
 def paragraphs(path: Path, n: int) -> list[tuple[str, str]]:
+    """n (title, text) articles; past the end of the data, paragraphs come round again as numbered
+    follow-up reports (distinct texts, so that none is skipped as a duplicate)."""
     with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8") as fh:
         data = json.load(fh)["data"]
-    out = []
-    for a in data:
-        for i, p in enumerate(a["paragraphs"]):
-            out.append((f"{a['title'].replace('_', ' ')} ({i + 1})", p["context"]))
-            if len(out) == n:
-                return out
-    raise SystemExit(f"{path} has only {len(out)} paragraphs; {n} wanted")
+    base = [(f"{a['title'].replace('_', ' ')} ({i + 1})", p["context"])
+            for a in data for i, p in enumerate(a["paragraphs"])]
+    return [(t if k < len(base) else f"{t}, report {k // len(base) + 1}",
+             x if k < len(base) else f"Report {k // len(base) + 1}. {x}")
+            for k, (t, x) in ((k, base[k % len(base)]) for k in range(n))]
 
 
 def write_corpus(folder: Path, items: list[tuple[str, str]]) -> None:
@@ -54,7 +55,7 @@ def peak_mb() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--articles", type=int, default=10_000)
+    ap.add_argument("--articles", type=int, default=2_000)
     ap.add_argument("--large", type=int, default=0, help="also time adding 1 article to this many (random vectors)")
     ap.add_argument("--data", default=str(ROOT.parent / "shared/data/qa/train.json.gz"))
     args = ap.parse_args()

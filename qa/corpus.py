@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -46,27 +47,50 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     """Article files in the folder (not hidden, not in sub-folders), sorted by name."""
     if not corpus_dir.is_dir():
         return []
-    return sorted(p for p in corpus_dir.iterdir() if not p.name.startswith(".") and not p.is_dir())
+    with os.scandir(corpus_dir) as entries:  # scandir knows the entry types without a stat per file
+        names = sorted(e.name for e in entries if not e.name.startswith(".") and not e.is_dir())
+    return [corpus_dir / n for n in names]
+
+
+def file_stats(corpus_dir: Path) -> dict[str, list[int]]:
+    """{file name: [size, mtime_ns]} of the article files: what tells a file changed without reading it."""
+    if not corpus_dir.is_dir():
+        return {}
+    out = {}
+    with os.scandir(corpus_dir) as entries:
+        for e in entries:
+            if e.name.startswith(".") or e.is_dir():
+                continue
+            try:
+                st = e.stat()
+            except OSError:  # a dangling symlink, or a file deleted meanwhile
+                continue
+            out[e.name] = [st.st_size, st.st_mtime_ns]
+    return dict(sorted(out.items()))
 
 
 def signature(corpus_dir: Path) -> str:
     """A cheap fingerprint of the folder (names, sizes, mtimes) to notice changes without reading files."""
-    h = hashlib.sha1()
-    for p in corpus_files(corpus_dir):
-        try:
-            st = p.stat()
-        except OSError:
-            continue
-        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
+    return hashlib.sha1(json.dumps(file_stats(corpus_dir)).encode()).hexdigest()
 
 
-def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> CorpusScan:
-    """Read every article file; a bad file is recorded in `skipped` and never stops the others."""
+def text_digest(article: Article) -> str:
+    """Fingerprint of an article's words, to catch the same text saved twice under other names."""
+    return hashlib.sha1(" ".join(article.text.split()).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES, skip: Iterable[str] = (),
+                known_ids: dict[str, str] | None = None, known_texts: dict[str, str] | None = None) -> CorpusScan:
+    """Read every article file except those named in `skip`; a bad file is recorded in `skipped` and never
+    stops the others. `known_ids`/`known_texts` (id or text digest -> file) are articles already held."""
     scan = CorpusScan()
     root = corpus_dir.resolve()
-    seen: dict[str, str] = {}
+    skip = set(skip)
+    seen: dict[str, str] = dict(known_ids or {})
+    texts: dict[str, str] = dict(known_texts or {})  # a copy of an article would return every answer twice
     for path in corpus_files(corpus_dir):
+        if path.name in skip:
+            continue
         try:
             if path.is_symlink() and root not in path.resolve().parents:
                 raise ArticleError("symlink pointing outside the corpus folder")
@@ -81,7 +105,12 @@ def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> CorpusS
             if article.id in seen:
                 scan.skipped.append(Skipped(str(path), f"article id {article.id!r} already used by {seen[article.id]}"))
                 continue
+            digest = text_digest(article)
+            if digest in texts:
+                scan.skipped.append(Skipped(str(path), f"same text as {texts[digest]}"))
+                continue
             seen[article.id] = str(path)
+            texts[digest] = str(path)
             scan.articles.append(article)
     return scan
 
@@ -107,7 +136,8 @@ def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
 
 
 def decode(data: bytes) -> str:
-    """UTF-8 (BOM allowed) or UTF-16 with a BOM; anything else is refused rather than guessed."""
+    """UTF-8 (BOM allowed), UTF-16 with a BOM, else Windows-1252 (the Latin-1 superset that older
+    Western news pages use); bytes that are none of these, or decode to control characters, are refused."""
     if not data.strip():
         raise ArticleError("empty file")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -121,17 +151,22 @@ def decode(data: bytes) -> str:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise ArticleError(f"not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                raise ArticleError(f"neither UTF-8 nor Windows-1252 text (byte {exc.start}); save it as UTF-8") from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if _control_ratio(text) > 0.01:
         raise ArticleError("binary file, not text")
     return text
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")  # control characters other than \t \n \v \f \r
+
+
 def _control_ratio(text: str) -> float:
     sample = text[:8192]
-    bad = sum(1 for c in sample if ord(c) < 32 and c not in "\n\t\f\v")
-    return bad / max(1, len(sample))
+    return len(_CONTROL.findall(sample)) / max(1, len(sample))
 
 
 def _first_line(text: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from qa.chunking import Chunker
-from qa.corpus import Skipped, content_hash, read_corpus, signature
+from qa.corpus import Skipped, content_hash, file_stats, read_corpus, signature, text_digest
 from qa.embedding import Embedder
 from qa.types import Article, Passage
 
@@ -257,10 +257,6 @@ class Indexer:
         t0 = time.perf_counter()
         report = BuildReport()
         sig = signature(self.corpus_dir)
-        scan = read_corpus(self.corpus_dir, self.max_article_bytes)
-        report.skipped = scan.skipped
-        for s in scan.skipped:
-            log(f"skipped {s.path}: {s.reason}")
         chunking = chunking_settings(self.chunker)
 
         old: dict[str, Any] | None = None
@@ -294,9 +290,24 @@ class Indexer:
             passages = {}
         next_id = int(old["next_id"]) if old else 0
 
+        # Files whose size and mtime match the manifest are not read again: their articles carry over.
+        stats = file_stats(self.corpus_dir)
+        old_stats = old.get("sources", {}) if old else {}
+        same = {name for name, st in stats.items() if old_stats.get(name) == st}
+        kept = {aid: a for aid, a in old_articles.items() if a["path"] in same}
+        scan = read_corpus(self.corpus_dir, self.max_article_bytes, skip=same,
+                           known_ids={aid: a["path"] for aid, a in kept.items()},
+                           known_texts={a["text_digest"]: a["path"] for a in kept.values() if "text_digest" in a})
+        scan.skipped = [Skipped(**s) for s in (old.get("skipped", []) if old else [])
+                        if Path(s["path"]).name in same] + scan.skipped
+        report.skipped = scan.skipped
+        for s in scan.skipped:
+            log(f"skipped {s.path}: {s.reason}")
+
         current = {a.id: a for a in scan.articles}
         hashes = {a.id: content_hash(a) for a in scan.articles}
-        report.removed = sorted(set(old_articles) - set(current))
+        report.removed = sorted(set(old_articles) - set(current) - set(kept))
+        report.unchanged = len(kept)
         for aid in current:
             if aid not in old_articles:
                 report.added.append(aid)
@@ -351,7 +362,7 @@ class Indexer:
         def write_passages(path: Path) -> None:
             with open(path, "w", encoding="utf-8") as fh:
                 for p in passages.values():
-                    fh.write(json.dumps(asdict(p), ensure_ascii=False) + "\n")
+                    fh.write(json.dumps(vars(p), ensure_ascii=False) + "\n")  # flat dataclass: vars == asdict
 
         _fsync_write(pas_path, write_passages)
         by_article: dict[str, list[int]] = {}
@@ -370,15 +381,18 @@ class Indexer:
             "corpus_signature": sig,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": {"vectors": _file_info(vec_path), "passages": _file_info(pas_path)},
+            "sources": stats,
             "articles": {
-                a.id: {"hash": hashes[a.id], "title": a.title, "path": Path(a.path).name, "url": a.url,
-                       "date": a.date, "passages": by_article.get(a.id, [])}
-                for a in scan.articles
+                **kept,
+                **{a.id: {"hash": hashes[a.id], "text_digest": text_digest(a), "title": a.title,
+                          "path": Path(a.path).name, "url": a.url, "date": a.date,
+                          "passages": by_article.get(a.id, [])}
+                   for a in scan.articles},
             },
             "skipped": [asdict(s) for s in scan.skipped],
         }
         _fsync_write(self.index_dir / MANIFEST,
-                     lambda p: p.write_text(json.dumps(manifest, indent=1, ensure_ascii=False)))
+                     lambda p: p.write_text(json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))))
         # Keep the previous generation too: a reader may have read the old manifest a moment ago.
         keep = {MANIFEST, LOCK} | {f"{kind}.{g}.{ext}" for g in (generation, generation - 1)
                                    for kind, ext in (("vectors", "faiss"), ("passages", "jsonl"))}
@@ -387,7 +401,7 @@ class Indexer:
                 f.unlink(missing_ok=True)
 
         report.passages_total = total
-        report.articles_total = len(scan.articles)
+        report.articles_total = len(kept) + len(scan.articles)
         report.index_type = kind
         report.seconds = time.perf_counter() - t0
         return report

@@ -216,8 +216,8 @@ def build_app(pipeline: Pipeline) -> Any:
                     sure = gr.Checkbox(label="Yes, delete it from the corpus and the index", value=False)
                     del_btn = gr.Button("Delete article", variant="stop", elem_id="delete")
 
-        question.submit(respond, [question, chat], [chat, question])
-        send.click(respond, [question, chat], [chat, question])
+        question.submit(respond, [question, chat], [chat, question], api_name="ask")
+        send.click(respond, [question, chat], [chat, question], api_visibility="private")
         add_btn.click(upload, [files], [table, choice, status])
         paste_btn.click(paste, [p_title, p_text, p_url], [table, choice, status, p_title, p_text, p_url])
         del_btn.click(delete, [choice, sure], [table, choice, status, sure])

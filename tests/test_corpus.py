@@ -53,13 +53,24 @@ def test_bad_files_are_skipped_with_reason(tmp_path: Path):
     (tmp_path / "big.txt").write_text("x" * 2000)
     scan = read_corpus(tmp_path, max_bytes=1000)
     reasons = {Path(s.path).name: s.reason for s in scan.skipped}
-    assert {a.id for a in scan.articles} == {"good", "utf16"}
+    assert {a.id for a in scan.articles} == {"good", "utf16", "latin1"}
+    assert {a.id: a for a in scan.articles}["latin1"].text.startswith("Café crème")
     assert reasons["empty.txt"] == "empty file"
     assert "binary" in reasons["image.txt"]
-    assert "not UTF-8" in reasons["latin1.txt"]
+    (tmp_path / "shift.txt").write_bytes(b"\x81\x90\x9d\x8d" * 4)  # undefined in Windows-1252
+    reasons = {Path(s.path).name: s.reason for s in read_corpus(tmp_path, max_bytes=1000).skipped}
+    assert "neither UTF-8 nor Windows-1252" in reasons["shift.txt"]
     assert "unsupported file type .csv" in reasons["data.csv"]
     assert "invalid JSON" in reasons["broken.json"]
     assert "too large" in reasons["big.txt"] and "1,000" in reasons["big.txt"]
+
+
+def test_odd_names_and_duplicate_texts(tmp_path: Path):
+    (tmp_path / "Café news 2024.txt").write_text("Café opens\nThe café on the corner opened today.")
+    (tmp_path / "café copy.md").write_text("Café opens\n\nThe café  on the corner opened today.\n")
+    scan = read_corpus(tmp_path)
+    assert [a.id for a in scan.articles] == ["Café news 2024"]
+    assert "same text as" in scan.skipped[0].reason and scan.skipped[0].path.endswith("café copy.md")
 
 
 def test_symlink_outside_corpus_is_skipped(tmp_path: Path):
@@ -87,7 +98,7 @@ def test_uploads_are_validated_before_anything_is_written(tmp_path: Path):
         "virus.exe": b"MZ",
         "big.txt": b"x" * 2000,
         "empty.txt": b"",
-        "latin.txt": "Caf\xe9".encode("latin-1"),
+        "undecodable.txt": b"\x81\x90\x9d\x8d" * 4,
     }
     for name, data in cases.items():
         with pytest.raises(ArticleError):

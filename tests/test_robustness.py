@@ -1,0 +1,186 @@
+"""Odd questions, killed indexers, concurrent writers and readers, the chat under load.
+
+The kill loop and the load run are short by default (CI); QA_KILL_ITERATIONS and QA_LOAD_SECONDS make
+them longer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import ROOT, SEED_QUESTION
+from qa.index import load_index, read_manifest
+from qa.pipeline import QuestionError
+from qa.types import Answer
+
+SEED_ANSWER = "material and supply loans"
+
+
+@pytest.mark.parametrize("question", [
+    "What do major non-NATO allies receive? 🇨🇴🤝🇺🇸",
+    "ما هي العاصمة؟",  # Arabic, right to left
+    "מה הבירה של קולומביה?",  # Hebrew
+    "What do major\x00 non-NATO\x1b[31m allies\u200b receive?\x07",
+    "<script>alert('x')</script> What do major non-NATO allies receive?",
+    "' OR 1=1; DROP TABLE articles; --",
+    "Colombia " * 100,
+])
+def test_odd_questions_get_an_answer_or_a_plain_no(corpus_dir: Path, make_pipeline, question):
+    answer = make_pipeline(corpus_dir).ask(question)
+    assert isinstance(answer, Answer)
+    assert answer.text is None or 0 < answer.score <= 1
+    if "allies" in question and "receive" in question:
+        assert answer.text == SEED_ANSWER
+
+
+def test_a_100k_character_question_is_refused_with_the_limit(corpus_dir: Path, make_pipeline):
+    with pytest.raises(QuestionError, match="too long .*100,000 characters; the limit is 1,000"):
+        make_pipeline(corpus_dir).ask("why " * 25_000)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(question=st.text(min_size=0, max_size=300))
+def test_property_any_unicode_question(corpus_dir: Path, make_pipeline, question):
+    pipe = make_pipeline(corpus_dir)
+    try:
+        answer = pipe.ask(question)
+    except QuestionError as exc:
+        assert str(exc)  # refused with a reason: empty, no words, too long
+        return
+    assert answer.text is None or (answer.text and answer.article and 0 < answer.score <= 1)
+
+
+def _article(i: int) -> str:
+    return (f"Town {i} elects a new mayor\n\nVoters in the town of Brinvale-{i} elected the engineer "
+            f"Mara Quell-{i} as mayor on Sunday. She promised {i + 3} new bridges and a free ferry to the "
+            f"island of Osk-{i}. Turnout was {40 + i % 50} percent, the election office said.\n")
+
+
+def _qa(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "qa", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _check_index(index_dir: Path) -> int:
+    """The index on disk loads and is consistent; returns its article count (0 if none yet)."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        return 0
+    snap = load_index(index_dir)
+    assert snap.vectors.ntotal == len(snap.passages) == manifest["passages"]
+    ids = {pid for a in manifest["articles"].values() for pid in a["passages"]}
+    assert ids == set(snap.passages)
+    return len(manifest["articles"])
+
+
+def test_sigkill_during_indexing_loses_nothing(tmp_path: Path):
+    """Kill `qa index` at random moments while it adds articles; the index must always load, and a
+    rerun must finish the work (every article indexed and answerable)."""
+    iterations = int(os.environ.get("QA_KILL_ITERATIONS", "4"))
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    rng = random.Random(7)
+    args = ("index", "--corpus", str(corpus), "--index", str(index))
+    n = 0
+    # One uninterrupted run gives the time scale to aim the kills at.
+    for _ in range(40):
+        (corpus / f"town-{n}.txt").write_text(_article(n))
+        n += 1
+    t = time.perf_counter()
+    assert _qa(*args, cwd=tmp_path).wait(timeout=300) == 0
+    full = time.perf_counter() - t
+    kills = 0
+    for _ in range(iterations):
+        for _ in range(40):
+            (corpus / f"town-{n}.txt").write_text(_article(n))
+            n += 1
+        proc = _qa(*args, cwd=tmp_path)
+        time.sleep(rng.uniform(0.3, full * 1.1))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait(timeout=60)
+        _check_index(index)  # loads, checksums and counts agree, whatever moment it died at
+    assert kills, "no run was killed: the kill times missed every run"
+    proc = _qa(*args, "--json", cwd=tmp_path)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert _check_index(index) == n
+    assert not [f for f in corpus.iterdir() if f.name.startswith(".")], "no temporary files left in the corpus"
+    answer = _qa("ask", f"Who was elected mayor of Brinvale-{n - 1}?", "--corpus", str(corpus), "--index",
+                 str(index), "--json", cwd=tmp_path)
+    out, err = answer.communicate(timeout=300)
+    assert json.loads(out)["text"] == f"Mara Quell-{n - 1}", err
+
+
+def test_two_indexers_at_once_are_serialised(tmp_path: Path):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    for i in range(150):
+        (corpus / f"town-{i}.txt").write_text(_article(i))
+    args = ("index", "--corpus", str(corpus), "--index", str(index))
+    first = _qa(*args, cwd=tmp_path)
+    second = _qa(*args, cwd=tmp_path)
+    results = [p.communicate(timeout=300) for p in (first, second)]
+    assert first.returncode == 0 and second.returncode == 0, results
+    logs = results[0][1] + results[1][1]
+    assert "another indexer is updating" in logs and "waiting" in logs
+    assert _check_index(index) == 150
+    assert read_manifest(index)["generation"] <= 2  # the second found the work done (or redid nothing)
+
+
+def test_ask_from_threads_while_the_index_is_updated(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    pipe.ask(SEED_QUESTION)
+    errors: list[BaseException] = []
+    answers: list[str | None] = []
+    stop = threading.Event()
+
+    def asker() -> None:
+        while not stop.is_set():
+            try:
+                answers.append(pipe.ask(SEED_QUESTION).text)
+            except BaseException as exc:  # noqa: BLE001 - any error at all fails the test
+                errors.append(exc)
+
+    threads = [threading.Thread(target=asker) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(3):
+            (corpus_dir / f"town-{i}.txt").write_text(_article(i))
+            pipe.build_index()
+            (corpus_dir / f"town-{i}.txt").write_text(_article(i).replace("Sunday", "Monday"))
+            pipe.build_index()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not errors, errors[:3]
+    assert answers and set(answers) == {SEED_ANSWER}
+    assert pipe.ask("Who was elected mayor of Brinvale-2?").text == "Mara Quell-2"
+
+
+@pytest.mark.slow
+def test_chat_under_load(server):
+    sys.path.insert(0, str(ROOT / "bench"))
+    from chat_load import run_load
+
+    url, _, _ = server
+    result = run_load(url, users=int(os.environ.get("QA_LOAD_USERS", "8")),
+                      seconds=float(os.environ.get("QA_LOAD_SECONDS", "15")))
+    assert not result["errors"], result["errors"][:3]
+    assert result["answers"] >= result["users"]
