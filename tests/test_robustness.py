@@ -40,14 +40,14 @@ SEED_ANSWER = "material and supply loans"
 def test_odd_questions_get_an_answer_or_a_plain_no(corpus_dir: Path, make_pipeline, question):
     answer = make_pipeline(corpus_dir).ask(question)
     assert isinstance(answer, Answer)
-    assert answer.text is None or 0 < answer.score <= 1
-    if "allies" in question and "receive" in question:
-        assert answer.text == SEED_ANSWER
+    assert answer.passages, "the closest passages come back even for odd questions"
+    if answer.text is not None:  # a real span of a real article, never made up
+        assert 0 < answer.score <= 1 and answer.text in answer.context
 
 
 def test_a_100k_character_question_is_refused_with_the_limit(corpus_dir: Path, make_pipeline):
     with pytest.raises(QuestionError, match="too long .*100,000 characters; the limit is 1,000"):
-        make_pipeline(corpus_dir).ask("why " * 25_000)
+        make_pipeline(corpus_dir).ask("why" * 33_333 + "?")
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -62,10 +62,20 @@ def test_property_any_unicode_question(corpus_dir: Path, make_pipeline, question
     assert answer.text is None or (answer.text and answer.article and 0 < answer.score <= 1)
 
 
+LIBRARY = ("Harbour city opens a floating library\n\nThe city of Valmora opened a floating library on a "
+           "converted ferry on Monday. The library is run by the novelist Teresa Quintela and holds 12,000 "
+           "books.\n")
+
+
+def _name(i: int) -> str:
+    """A distinct made-up word per number (digits spelled as syllables), so every article is unique."""
+    return "".join(["ka", "lo", "mi", "ren", "tu", "sa", "vor", "del", "pa", "zim"][int(d)] for d in str(i)).title()
+
+
 def _article(i: int) -> str:
-    return (f"Town {i} elects a new mayor\n\nVoters in the town of Brinvale-{i} elected the engineer "
-            f"Mara Quell-{i} as mayor on Sunday. She promised {i + 3} new bridges and a free ferry to the "
-            f"island of Osk-{i}. Turnout was {40 + i % 50} percent, the election office said.\n")
+    return (f"{_name(i)}ford elects a new mayor\n\nVoters in the town of {_name(i)}ford elected the engineer "
+            f"Mara {_name(i)}son as mayor on Sunday. She promised {i + 3} new bridges and a free ferry to "
+            f"the island of Osk. Turnout was {40 + i % 50} percent, the election office said.\n")
 
 
 def _qa(*args: str, cwd: Path) -> subprocess.Popen:
@@ -115,15 +125,17 @@ def test_sigkill_during_indexing_loses_nothing(tmp_path: Path):
         proc.wait(timeout=60)
         _check_index(index)  # loads, checksums and counts agree, whatever moment it died at
     assert kills, "no run was killed: the kill times missed every run"
+    (corpus / "library.txt").write_text(LIBRARY)
     proc = _qa(*args, "--json", cwd=tmp_path)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert _check_index(index) == n
+    assert _check_index(index) == n + 1
     assert not [f for f in corpus.iterdir() if f.name.startswith(".")], "no temporary files left in the corpus"
-    answer = _qa("ask", f"Who was elected mayor of Brinvale-{n - 1}?", "--corpus", str(corpus), "--index",
-                 str(index), "--json", cwd=tmp_path)
+    answer = _qa("ask", "Who runs the floating library?", "--corpus", str(corpus), "--index", str(index),
+                 "--json", cwd=tmp_path)
     out, err = answer.communicate(timeout=300)
-    assert json.loads(out)["text"] == f"Mara Quell-{n - 1}", err
+    result = json.loads(out)
+    assert result["article"] == "library" and result["text"] == "Teresa Quintela", err
 
 
 def test_two_indexers_at_once_are_serialised(tmp_path: Path):
@@ -171,7 +183,10 @@ def test_ask_from_threads_while_the_index_is_updated(corpus_dir: Path, make_pipe
             t.join()
     assert not errors, errors[:3]
     assert answers and set(answers) == {SEED_ANSWER}
-    assert pipe.ask("Who was elected mayor of Brinvale-2?").text == "Mara Quell-2"
+    (corpus_dir / "library.txt").write_text(LIBRARY)
+    pipe.build_index()
+    answer = pipe.ask("Who runs the floating library?")
+    assert answer.article == "library" and answer.text == "Teresa Quintela"
 
 
 @pytest.mark.slow
