@@ -18,9 +18,9 @@ from qa.types import Answer
 NOT_FOUND = "I couldn't find that in the articles."
 EXAMPLES = [
     "What do major non-NATO allies receive?",
-    "Who is the president of Colombia?",
-    "When did Duque meet Biden?",
-    "How many countries are major non-NATO allies?",
+    "Which country was most recently named a major non-NATO ally?",
+    "How much aid has the US given Colombia?",
+    "What is the capital of Colombia?",  # shows the honest "not found"
 ]
 # HTML's special characters, and the ones Markdown would interpret, as character references.
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
