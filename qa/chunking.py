@@ -50,8 +50,9 @@ class Chunker:
         spans = sentence_spans(text)
         if not spans:
             return []
+        # verbose=False: sentences longer than the model's window are expected here (they get cut below)
         enc = self.tokenizer([text[s:e] for s, e in spans], add_special_tokens=False,
-                             return_offsets_mapping=True)
+                             return_offsets_mapping=True, verbose=False)
         units: list[tuple[int, int, int]] = []
         for (s, e), offsets in zip(spans, enc["offset_mapping"]):
             n = len(offsets)

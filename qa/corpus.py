@@ -43,12 +43,14 @@ class CorpusScan:
     skipped: list[Skipped] = field(default_factory=list)
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Article files in the folder (not hidden, not in sub-folders), sorted by name."""
+def corpus_files(corpus_dir: Path, skip: Iterable[str] = ()) -> list[Path]:
+    """Article files in the folder (not hidden, not in sub-folders, not named in `skip`), sorted by name."""
     if not corpus_dir.is_dir():
         return []
+    skip = skip if isinstance(skip, (set, frozenset, dict)) else set(skip)
     with os.scandir(corpus_dir) as entries:  # scandir knows the entry types without a stat per file
-        names = sorted(e.name for e in entries if not e.name.startswith(".") and not e.is_dir())
+        names = sorted(e.name for e in entries
+                       if not e.name.startswith(".") and e.name not in skip and not e.is_dir())
     return [corpus_dir / n for n in names]
 
 
@@ -69,9 +71,9 @@ def file_stats(corpus_dir: Path) -> dict[str, list[int]]:
     return dict(sorted(out.items()))
 
 
-def signature(corpus_dir: Path) -> str:
+def signature(corpus_dir: Path, stats: dict[str, list[int]] | None = None) -> str:
     """A cheap fingerprint of the folder (names, sizes, mtimes) to notice changes without reading files."""
-    return hashlib.sha1(json.dumps(file_stats(corpus_dir)).encode()).hexdigest()
+    return hashlib.sha1(json.dumps(file_stats(corpus_dir) if stats is None else stats).encode()).hexdigest()
 
 
 def text_digest(article: Article) -> str:
@@ -85,12 +87,9 @@ def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES, skip: Iter
     stops the others. `known_ids`/`known_texts` (id or text digest -> file) are articles already held."""
     scan = CorpusScan()
     root = corpus_dir.resolve()
-    skip = set(skip)
     seen: dict[str, str] = dict(known_ids or {})
     texts: dict[str, str] = dict(known_texts or {})  # a copy of an article would return every answer twice
-    for path in corpus_files(corpus_dir):
-        if path.name in skip:
-            continue
+    for path in corpus_files(corpus_dir, skip):
         try:
             if path.is_symlink() and root not in path.resolve().parents:
                 raise ArticleError("symlink pointing outside the corpus folder")

@@ -256,7 +256,6 @@ class Indexer:
 
         t0 = time.perf_counter()
         report = BuildReport()
-        sig = signature(self.corpus_dir)
         chunking = chunking_settings(self.chunker)
 
         old: dict[str, Any] | None = None
@@ -292,6 +291,7 @@ class Indexer:
 
         # Files whose size and mtime match the manifest are not read again: their articles carry over.
         stats = file_stats(self.corpus_dir)
+        sig = signature(self.corpus_dir, stats)
         old_stats = old.get("sources", {}) if old else {}
         same = {name for name, st in stats.items() if old_stats.get(name) == st}
         kept = {aid: a for aid, a in old_articles.items() if a["path"] in same}
