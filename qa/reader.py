@@ -127,7 +127,7 @@ class Reader:
                     continue
                 start, end = int(offsets[i][0]), int(offsets[j][1])
                 answer = text[start:end]
-                if not answer.strip():
+                if not answer.strip() or "\n\n" in answer:  # answers never run across paragraphs
                     continue
                 rank = margin + MASS_WEIGHT * float(log_ps[a + 1] + log_pe[b + 1])
                 score = 1.0 / (1.0 + math.exp(-(scale * rank + bias)))

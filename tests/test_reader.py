@@ -61,3 +61,11 @@ def test_corrupt_weights_are_a_clear_error(tmp_path: Path):
     weights.write_bytes(weights.read_bytes()[:1000])
     with pytest.raises(ReaderModelError, match="broken-reader"):
         Reader(str(copy)).load()
+
+
+def test_spans_never_cross_paragraphs(reader):
+    # The article's opening: a headline line, a dateline, then the first paragraph, all naming Thursday.
+    text = (SEED_CORPUS / "biden-designates-colombia-major-non-nato-ally.txt").read_text(encoding="utf-8")[:600]
+    spans = reader.read("When did Duque meet Biden?", [text], top_n=50)
+    assert spans and spans[0].text == "Thursday"
+    assert all("\n\n" not in s.text for s in spans)
