@@ -290,16 +290,16 @@ class Indexer:
         next_id = int(old["next_id"]) if old else 0
 
         # Files whose size and mtime match the manifest are not read again: their articles carry over.
+        # Files skipped last time are read again (a duplicate's original may be gone now).
         stats = file_stats(self.corpus_dir)
         sig = signature(self.corpus_dir, stats)
         old_stats = old.get("sources", {}) if old else {}
-        same = {name for name, st in stats.items() if old_stats.get(name) == st}
+        was_skipped = {Path(s["path"]).name for s in old.get("skipped", [])} if old else set()
+        same = {name for name, st in stats.items() if old_stats.get(name) == st and name not in was_skipped}
         kept = {aid: a for aid, a in old_articles.items() if a["path"] in same}
         scan = read_corpus(self.corpus_dir, self.max_article_bytes, skip=same,
                            known_ids={aid: a["path"] for aid, a in kept.items()},
                            known_texts={a["text_digest"]: a["path"] for a in kept.values() if "text_digest" in a})
-        scan.skipped = [Skipped(**s) for s in (old.get("skipped", []) if old else [])
-                        if Path(s["path"]).name in same] + scan.skipped
         report.skipped = scan.skipped
         for s in scan.skipped:
             log(f"skipped {s.path}: {s.reason}")

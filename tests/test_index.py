@@ -111,3 +111,23 @@ def test_bad_files_are_reported_and_the_rest_indexed(corpus_dir: Path, make_pipe
     assert report.articles_total == 2
     assert {Path(s.path).name for s in report.skipped} == {"broken.txt", "empty.md"}
     assert any("broken.txt" in m for m in messages) and any("empty.md: empty file" in m for m in messages)
+
+
+def test_unchanged_files_are_not_read_and_duplicates_come_back(corpus_dir: Path, make_pipeline, monkeypatch):
+    import qa.corpus
+
+    pipe = make_pipeline(corpus_dir)
+    (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+    (corpus_dir / "lisbon2.md").write_text(NEW_ARTICLE)
+    report = pipe.build_index()
+    assert [Path(s.path).name for s in report.skipped] == ["lisbon2.md"]
+    assert "same text as" in report.skipped[0].reason
+
+    read = []
+    real = qa.corpus.read_file
+    monkeypatch.setattr(qa.corpus, "read_file", lambda path, *a, **k: read.append(path.name) or real(path, *a, **k))
+    (corpus_dir / "lisbon.txt").unlink()
+    report = pipe.build_index()
+    assert read == ["lisbon2.md"], "only the previously skipped file is read again"
+    assert report.removed == ["lisbon"] and report.added == ["lisbon2"] and report.unchanged == 2
+    assert pipe.ask("Who runs the floating library?").article == "lisbon2"
