@@ -39,6 +39,9 @@ class Reader:
         self._loaded: tuple[Any, Any] | None = None
         self.calibration: dict[str, float] | None = None  # None: the one stored with the model
         self._lock = threading.Lock()
+        # A fast tokenizer keeps its padding/truncation mode in shared state that each call resets, so
+        # two threads tokenizing with different modes corrupt each other's batch: one at a time.
+        self._tokenize_lock = threading.Lock()
 
     def load(self) -> tuple[Any, Any]:
         """Load (tokenizer, model) once; raises ReaderModelError naming the path on failure."""
@@ -58,7 +61,9 @@ class Reader:
 
     def _question(self, question: str) -> str:
         """Cut a very long question to its first MAX_QUESTION_TOKENS tokens so the passage still fits."""
-        enc = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        tokenizer = self.tokenizer
+        with self._tokenize_lock:
+            enc = tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
         offsets = enc["offset_mapping"]
         return question if len(offsets) <= MAX_QUESTION_TOKENS else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
 
@@ -71,12 +76,13 @@ class Reader:
             return []
         tokenizer, model = self.load()
         question = self._question(question.strip())
-        enc = tokenizer(
-            [question] * len(texts), texts,
-            truncation="only_second", max_length=self.max_length, stride=self.stride,
-            return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest",
-            return_tensors="pt",
-        )
+        with self._tokenize_lock:
+            enc = tokenizer(
+                [question] * len(texts), texts,
+                truncation="only_second", max_length=self.max_length, stride=self.stride,
+                return_overflowing_tokens=True, return_offsets_mapping=True, padding="longest",
+                return_tensors="pt",
+            )
         inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
         starts, ends = [], []
         with torch.inference_mode():
