@@ -47,7 +47,7 @@ def corpus_files(corpus_dir: Path, skip: Iterable[str] = ()) -> list[Path]:
     """Article files in the folder (not hidden, not in sub-folders, not named in `skip`), sorted by name."""
     if not corpus_dir.is_dir():
         return []
-    skip = skip if isinstance(skip, (set, frozenset, dict)) else set(skip)
+    skip = set(skip)
     with os.scandir(corpus_dir) as entries:  # scandir knows the entry types without a stat per file
         names = sorted(e.name for e in entries
                        if not e.name.startswith(".") and e.name not in skip and not e.is_dir())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 import random
 import time
 from pathlib import Path
@@ -123,8 +124,6 @@ def squad_to_corpus(path: Path, corpus_dir: Path) -> list[dict[str, Any]]:
 
 
 def _logit(p: float) -> float:
-    import math
-
     p = min(max(p, 1e-12), 1 - 1e-12)
     return math.log(p / (1 - p))
 

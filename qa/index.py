@@ -235,13 +235,15 @@ class Indexer:
         self.max_article_bytes = max_article_bytes
         self.log = log
 
-    def is_current(self) -> bool:
-        """True when the manifest was built from the corpus folder as it is now (cheap: no file reads)."""
+    def is_current(self, corpus_signature: str | None = None) -> bool:
+        """True when the manifest was built from the corpus folder as it is now (cheap: no file reads);
+        pass the folder's `signature` if it is already known."""
         try:
             manifest = read_manifest(self.index_dir)
         except IndexStoreError:
             return False
-        return manifest is not None and manifest.get("corpus_signature") == signature(self.corpus_dir)
+        return manifest is not None and manifest.get("corpus_signature") == (
+            corpus_signature or signature(self.corpus_dir))
 
     def run(self, rebuild: bool = False, log: Callable[[str], None] | None = None) -> BuildReport:
         """Update the index under the writers' lock; `log` receives progress messages."""

@@ -97,7 +97,7 @@ class Pipeline:
             s = self.settings
             state = self._state()
             if self._retriever is None or state != self._seen:
-                if state[0] is not None and not self.indexer.is_current():
+                if state[0] is not None and not self.indexer.is_current(state[0]):
                     report = self.build_index()
                     self.log(f"index updated: {report.summary()}")
                 manifest = read_manifest(s.index_dir)

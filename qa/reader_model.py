@@ -89,13 +89,13 @@ def load(name_or_path: str | os.PathLike[str]) -> tuple[Any, Any]:
     return tokenizer, model
 
 
-# P(answer is right) = sigmoid(scale * rank + bias) (rank: see qa.reader); fitted per model by `qa eval-reader`, stored in
-# qa_reader.json. Other models get this fit of ours, a rough guide since their logit scales differ.
+# P(answer is right) = sigmoid(scale * rank + bias) (rank: see qa.reader); fitted per model by
+# `qa eval-reader`, stored in qa_reader.json. Other models get our fit: a rough guide, their logits differ.
 DEFAULT_CALIBRATION = {"scale": 0.1412, "bias": 0.8944}
 
 
 def calibration(name_or_path: str | os.PathLike[str]) -> dict[str, float]:
-    """The margin-to-probability calibration stored with a reader model, or the default one."""
+    """The rank-to-probability calibration stored with a reader model, or the default one."""
     marker = Path(name_or_path) / MARKER
     try:
         stored = json.loads(marker.read_text(encoding="utf-8")).get("calibration") if marker.is_file() else None

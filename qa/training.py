@@ -171,7 +171,7 @@ def _schedule(cfg: TrainConfig, n_windows: int) -> tuple[int, int]:
     return total, max(1, int(total * cfg.warmup))
 
 
-def _step_plan(windows: list[dict[str, Any]], cfg: TrainConfig, total: int) -> Iterator[list[int]]:
+def _step_plan(windows: list[dict[str, Any]], cfg: TrainConfig) -> Iterator[list[int]]:
     epoch = 0
     while True:
         for b in batches(windows, cfg.batch_size, cfg.seed + epoch):
@@ -262,7 +262,7 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
         save_shipped(model, tokenizer, cfg.out, info)
 
     model.train()
-    plan = _step_plan(windows, cfg, total)
+    plan = _step_plan(windows, cfg)
     for _ in range(step):  # replay the seeded order up to where we stopped
         next(plan)
     bar = tqdm(total=plan_total[0], initial=step, desc="train", unit="step", mininterval=10)

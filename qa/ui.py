@@ -196,7 +196,7 @@ def build_app(pipeline: Pipeline) -> Any:
                                       show_label=False, elem_id="question", autofocus=True, max_lines=3)
                 with gr.Row():
                     send = gr.Button("Ask", variant="primary", elem_id="ask")
-                    clear = gr.ClearButton([chat, question], value="Clear conversation")
+                    gr.ClearButton([chat, question], value="Clear conversation")
                 gr.Examples(EXAMPLES, inputs=question, label="Try")
             with gr.Column(scale=2):
                 gr.Markdown("## Articles")
