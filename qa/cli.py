@@ -24,7 +24,8 @@ def _log(message: str) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     from qa.pipeline import Pipeline
 
-    report = Pipeline(_settings(args), log=_log).build_index(rebuild=args.rebuild)
+    report = Pipeline(_settings(args), log=_log).build_index(rebuild=args.rebuild, files=args.files or None,
+                                                             compact=args.compact)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -134,8 +135,11 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--reader", help="reader model: folder or Hugging Face name (default: bundled)")
 
     sp = sub.add_parser("index", help="build or update the index from the corpus folder")
+    sp.add_argument("files", nargs="*", help="update only these files of the corpus folder (default: all)")
     common(sp)
     sp.add_argument("--rebuild", action="store_true", help="re-embed everything instead of only what changed")
+    sp.add_argument("--compact", action="store_true",
+                    help="merge all vector segments into one, dropping deleted vectors")
     sp.add_argument("--json", action="store_true", help="print the build report as JSON")
     sp.set_defaults(func=cmd_index)
 
@@ -184,11 +188,11 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from qa.embedding import EmbeddingError
-    from qa.index import IndexStoreError
+    from qa.errors import QAError
     from qa.reader_model import ReaderModelError
 
-    # Errors a user can act on get one line, not a traceback (QuestionError is a ValueError).
-    user_errors = (ValueError, OSError, IndexStoreError, ReaderModelError, EmbeddingError)
+    # Errors a user can act on get one line, not a traceback (QuestionError is a QAError).
+    user_errors = (QAError, ValueError, OSError, ReaderModelError, EmbeddingError)
     try:
         return int(args.func(args) or 0)
     except user_errors as exc:

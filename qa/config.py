@@ -37,8 +37,14 @@ class Settings:
     top_k: int = 5
     rrf_k: int = 60  # reciprocal-rank fusion constant (Cormack et al. 2009)
     candidates: int = 50  # how deep each retriever (dense, BM25) looks before fusion
-    flat_max_passages: int = 50_000  # above this the index switches from exact (Flat) to IVF
+    flat_max_passages: int = 50_000  # above this the base segment switches from exact (Flat) to IVF
     ivf_nprobe: int = 32
+    # Store: commits, merge policy, watching the corpus folder.
+    commit_passages: int = 2048  # an incremental build commits every this many passages
+    max_delta_segments: int = 8  # more small segments than this merge into one
+    delta_share: float = 0.25  # segments holding more than this share of the base's vectors fold into it
+    tombstone_share: float = 0.2  # deleted vectors above this share of all vectors: compact
+    watch_seconds: float = 2.0  # how often the server's indexer looks for changed files
     # Reader.
     reader_max_length: int = 384
     reader_stride: int = 128

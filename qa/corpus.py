@@ -91,14 +91,9 @@ def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES, skip: Iter
     texts: dict[str, str] = dict(known_texts or {})  # a copy of an article would return every answer twice
     for path in corpus_files(corpus_dir, skip):
         try:
-            if path.is_symlink() and root not in path.resolve().parents:
-                raise ArticleError("symlink pointing outside the corpus folder")
-            articles = read_file(path, max_bytes=max_bytes)
+            articles = read_source(root, path, max_bytes)
         except ArticleError as exc:
             scan.skipped.append(Skipped(str(path), str(exc)))
-            continue
-        except OSError as exc:
-            scan.skipped.append(Skipped(str(path), f"unreadable: {exc.strerror or exc}"))
             continue
         for article in articles:
             if article.id in seen:
@@ -112,6 +107,17 @@ def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES, skip: Iter
             texts[digest] = str(path)
             scan.articles.append(article)
     return scan
+
+
+def read_source(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
+    """Read one file of the corpus folder `root` (resolved), refusing symlinks that lead outside it;
+    every failure is an ArticleError with the reason."""
+    try:
+        if path.is_symlink() and root not in path.resolve().parents:
+            raise ArticleError("symlink pointing outside the corpus folder")
+        return read_file(path, max_bytes=max_bytes)
+    except OSError as exc:
+        raise ArticleError(f"unreadable: {exc.strerror or exc}") from None
 
 
 def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
@@ -179,8 +185,21 @@ def _article(article_id: str, title: str, text: str, path: Path, url: str | None
              date: str | None = None) -> Article:
     if not text.strip():
         raise ArticleError("no text in the article")
+    for field_name, value in (("text", text), ("title", title), ("url", url), ("date", date)):
+        _check_unicode(field_name, value)
     title = " ".join((title or "").split()) or article_id
     return Article(id=article_id, title=title, text=text, path=str(path), url=url, date=date)
+
+
+def _check_unicode(field_name: str, value: str | None) -> None:
+    """Refuse text that no UTF-8 file or database can hold: a lone UTF-16 surrogate (JSON's "\\ud83d")."""
+    if value is None:
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ArticleError(f"the {field_name} holds an invalid character (a lone UTF-16 surrogate, "
+                           f"{value[exc.start]!r} at position {exc.start})") from None
 
 
 def _json_articles(path: Path, text: str) -> list[Article]:

@@ -1,4 +1,6 @@
-"""Question in, answer out: keep the index current, retrieve, read, and merge the reader's candidates."""
+"""Question in, answer out: serve the last committed index snapshot, retrieve, read, and merge the
+reader's candidates. Readers never build (except the very first index, when there is none): a watcher
+thread or `build_index()` brings the index up to date, and the next question sees the new snapshot."""
 
 from __future__ import annotations
 
@@ -11,16 +13,18 @@ from qa.chunking import Chunker, sentence_spans
 from qa.config import Settings
 from qa.embedding import Embedder
 from qa.corpus import signature
-from qa.index import MANIFEST, BuildReport, Indexer, load_index, read_manifest
+from qa.errors import QAError
+from qa.indexing import BuildReport, Indexer
 from qa.metrics import normalize_answer
 from qa.reader import Reader
 from qa.retrieval import Retriever
+from qa.store import ArticleRow, MergePolicy, Store
 from qa.types import Answer, RetrievedPassage, Span
 
 MAX_ALTERNATIVES = 5
 
 
-class QuestionError(ValueError):
+class QuestionError(QAError, ValueError):
     """The question cannot be asked as given; the message says why."""
 
 
@@ -51,11 +55,13 @@ class Pipeline:
         self.embedder = embedder or Embedder(s.embedding_model)
         self.reader = reader or Reader(s.reader_model, max_length=s.reader_max_length, stride=s.reader_stride,
                                        max_answer_tokens=s.max_answer_tokens, null_threshold=s.null_threshold)
+        self.store = Store(s.index_dir, nprobe=s.ivf_nprobe)
         self._indexer: Indexer | None = None
         self._retriever: Retriever | None = None
         self._checked = 0.0
-        self._seen: tuple[str | None, tuple[int, int] | None] = (None, None)
         self._lock = threading.RLock()
+        self._watcher: threading.Thread | None = None
+        self._stop = threading.Event()
         self.timings: dict[str, float] = {}
 
     @property
@@ -66,50 +72,72 @@ class Pipeline:
 
             s = self.settings
             chunker = Chunker(load_tokenizer(s.reader_model), s.passage_tokens, s.passage_overlap)
-            self._indexer = Indexer(s.corpus_dir, s.index_dir, chunker, self.embedder, s.embedding_model,
-                                    flat_max_passages=s.flat_max_passages,
-                                    max_article_bytes=s.max_article_bytes, log=self.log)
+            policy = MergePolicy(flat_max=s.flat_max_passages, max_deltas=s.max_delta_segments,
+                                 delta_share=s.delta_share, tombstone_share=s.tombstone_share)
+            self._indexer = Indexer(s.corpus_dir, self.store, chunker, self.embedder, s.embedding_model,
+                                    policy=policy, max_article_bytes=s.max_article_bytes,
+                                    batch_passages=s.commit_passages, log=self.log)
         return self._indexer
 
-    def build_index(self, rebuild: bool = False, log: Callable[[str], None] | None = None) -> BuildReport:
-        """Bring the index in line with the corpus folder (incremental unless `rebuild`)."""
-        with self._lock:
-            report = self.indexer.run(rebuild=rebuild, log=log)
-            self._checked = 0.0
-            return report
-
-    def _state(self) -> tuple[str | None, tuple[int, int] | None]:
-        """Cheap fingerprint of corpus folder and manifest file (stat calls only, no reads)."""
-        s = self.settings
-        try:
-            st = (s.index_dir / MANIFEST).stat()
-            manifest = (st.st_mtime_ns, st.st_size)
-        except OSError:
-            manifest = None
-        return (signature(s.corpus_dir) if s.corpus_dir.is_dir() else None), manifest
+    def build_index(self, rebuild: bool = False, files: list[str] | None = None, compact: bool = False,
+                    log: Callable[[str], None] | None = None) -> BuildReport:
+        """Bring the index in line with the corpus folder (incremental unless `rebuild`; only the named
+        `files` when given; `compact` merges every segment into one). The next question sees it."""
+        report = self.indexer.run(rebuild=rebuild, files=files, compact=compact, log=log)
+        self._checked = 0.0
+        return report
 
     def retriever(self) -> Retriever:
-        """The retriever over the current index; rebuilds or reloads when the corpus or index changed.
-        Checked at most once a second, by file stats, so a warm ask() reads nothing from disk."""
+        """The retriever over the last committed snapshot, renewed when a newer one is committed (checked
+        at most once a second, by one small query). Builds only when there is no index at all."""
         if self._retriever is not None and time.monotonic() - self._checked < 1.0:
             return self._retriever
         with self._lock:
             s = self.settings
-            state = self._state()
-            if self._retriever is None or state != self._seen:
-                if state[0] is not None and not self.indexer.is_current(state[0]):
-                    report = self.build_index()
-                    self.log(f"index updated: {report.summary()}")
-                manifest = read_manifest(s.index_dir)
-                if manifest is None:
+            generation = self.store.generation()
+            if generation == 0:
+                if not s.corpus_dir.is_dir():
                     raise FileNotFoundError(
                         f"no index in {s.index_dir} and no corpus folder {s.corpus_dir} to build it from")
-                if self._retriever is None or self._retriever.snapshot.generation != manifest["generation"]:
-                    snapshot = load_index(s.index_dir, nprobe=s.ivf_nprobe)
-                    self._retriever = Retriever(snapshot, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k)
-                self._seen = self._state()
+                report = self.build_index()
+                self.log(f"index built: {report.summary()}")
+                generation = self.store.generation()
+            if self._retriever is None or self._retriever.snapshot.generation != generation:
+                self._retriever = Retriever(self.store.snapshot(), self.embedder, candidates=s.candidates,
+                                            rrf_k=s.rrf_k)
             self._checked = time.monotonic()
             return self._retriever
+
+    def watch(self) -> None:
+        """Start a background thread that indexes changes to the corpus folder as they happen (checked
+        every `watch_seconds`); a failed build is logged and retried at the next change, never raised."""
+        if self._watcher is not None:
+            return
+        self._watcher = threading.Thread(target=self._watch_loop, name="qa-indexer", daemon=True)
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join()
+            self._watcher = None
+        self._stop.clear()
+
+    def _watch_loop(self) -> None:
+        seen: str | None = None
+        while not self._stop.is_set():
+            corpus = self.settings.corpus_dir
+            current = signature(corpus) if corpus.is_dir() else None
+            if current is not None and current != seen:
+                try:
+                    report = self.build_index()
+                    if report.added or report.changed or report.removed or report.full_rebuild:
+                        self.log(f"index updated: {report.summary()}")
+                    seen = current
+                except Exception as exc:  # noqa: BLE001 - the watcher must outlive any one build
+                    self.log(f"indexing failed, retried at the next change: {type(exc).__name__}: {exc}")
+                    seen = current
+            self._stop.wait(self.settings.watch_seconds)
 
     def ask(self, question: str, top_k: int | None = None) -> Answer:
         """Answer a question from the articles; `Answer.text` is None when they do not answer it."""
@@ -123,14 +151,14 @@ class Pipeline:
         t3 = time.perf_counter()
         spans = self.reader.read(q, [h.passage for h in hits])
         t4 = time.perf_counter()
-        answer = self.aggregate(q, hits, spans, retriever.snapshot.articles)
+        answer = self.aggregate(q, hits, spans, retriever.articles(hits))
         t5 = time.perf_counter()
         self.timings = {"refresh": t1 - t0, "embed": t2 - t1, "search": t3 - t2, "read": t4 - t3,
                         "aggregate": t5 - t4}
         return answer
 
     def aggregate(self, question: str, hits: list[RetrievedPassage], spans: list[Span],
-                  articles: dict[str, dict[str, Any]]) -> Answer:
+                  articles: dict[str, ArticleRow]) -> Answer:
         """Merge spans with the same normalised text, keeping the best-scored occurrence. The reader
         already dropped spans that do not beat the null score, so no candidate means "no answer"."""
         merged: dict[str, Span] = {}
@@ -146,7 +174,7 @@ class Pipeline:
 
     @staticmethod
     def _located(question: str, span: Span, hits: list[RetrievedPassage],
-                 articles: dict[str, dict[str, Any]]) -> Answer:
+                 articles: dict[str, ArticleRow]) -> Answer:
         """An Answer for one span, with offsets in the whole article and the sentence around it."""
         passage = hits[span.passage_index].passage
         c0, c1 = span.start, span.end
@@ -156,11 +184,11 @@ class Pipeline:
             if s < span.end <= e:
                 c1 = e
                 break
-        meta = articles.get(passage.article_id, {})
+        meta = articles.get(passage.article_id)
         return Answer(question=question, text=span.text, score=span.score, article=passage.article_id,
                       title=passage.title, start=passage.start + span.start, end=passage.start + span.end,
                       context=passage.text[c0:c1], context_start=passage.start + c0,
-                      url=meta.get("url"), date=meta.get("date"))
+                      url=meta.url if meta else None, date=meta.date if meta else None)
 
 
 _pipelines: dict[Settings, Pipeline] = {}
@@ -173,6 +201,7 @@ def get_pipeline(settings: Settings | None = None, **overrides: Any) -> Pipeline
     with _pipelines_lock:
         if settings not in _pipelines:
             _pipelines[settings] = Pipeline(settings)
+            _pipelines[settings].watch()
         return _pipelines[settings]
 
 
@@ -181,6 +210,8 @@ def ask(question: str, top_k: int | None = None, **overrides: Any) -> Answer:
     return get_pipeline(**overrides).ask(question, top_k=top_k)
 
 
-def build_index(rebuild: bool = False, **overrides: Any) -> BuildReport:
-    """Index the corpus folder incrementally (or in full with `rebuild=True`)."""
-    return get_pipeline(**overrides).build_index(rebuild=rebuild)
+def build_index(rebuild: bool = False, files: list[str] | None = None, compact: bool = False,
+                **overrides: Any) -> BuildReport:
+    """Index the corpus folder incrementally (in full with `rebuild=True`; only the named `files`;
+    `compact=True` merges the vector segments into one)."""
+    return get_pipeline(**overrides).build_index(rebuild=rebuild, files=files, compact=compact)

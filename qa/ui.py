@@ -96,21 +96,25 @@ def format_answer(answer: Answer) -> str:
     return "\n".join(p for p in parts if p)
 
 
+TABLE_ROWS = 200  # the articles table shows the newest ones; the counts cover all
+
+
 def articles_table(pipeline: Pipeline) -> str:
-    """Markdown-free HTML table of the indexed articles, with the corpus size."""
-    articles = pipeline.retriever().snapshot.articles
-    total = sum(len(a["passages"]) for a in articles.values())
+    """Markdown-free HTML table of the newest indexed articles, with the archive's size."""
+    snap = pipeline.retriever().snapshot
+    articles = snap.articles(limit=TABLE_ROWS)
+    total, passages = snap.article_count, snap.passage_count
     rows = "".join(
-        f"<tr><td>{esc(a['title'])}</td><td><code>{esc(a['path'])}</code></td><td>{len(a['passages'])}</td></tr>"
-        for _, a in sorted(articles.items(), key=lambda kv: kv[1]["title"].lower())
-    )
-    return (f"<p><b>{len(articles)}</b> articles, <b>{total}</b> passages</p>"
+        f"<tr><td>{esc(a.title)}</td><td><code>{esc(a.source)}</code></td><td>{a.passages}</td></tr>"
+        for a in articles)
+    more = f"<p><small>The {len(articles)} newest of {total} are listed.</small></p>" if total > len(articles) else ""
+    return (f"<p><b>{total}</b> articles, <b>{passages}</b> passages</p>"
             f"<table><thead><tr><th>Title</th><th>Source</th><th>Passages</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>")
+            f"<tbody>{rows}</tbody></table>{more}")
 
 
 def article_files(pipeline: Pipeline) -> list[str]:
-    return sorted({a["path"] for a in pipeline.retriever().snapshot.articles.values()})
+    return pipeline.retriever().snapshot.sources()
 
 
 def build_app(pipeline: Pipeline) -> Any:
@@ -234,7 +238,7 @@ CSS = """
 def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
           concurrency: int = 4) -> None:
     """Load models and index once, then serve the chat (Gradio queue, `concurrency` answers at a time)."""
-    pipeline = get_pipeline(settings)
+    pipeline = get_pipeline(settings)  # its watcher indexes changes to the corpus folder
     pipeline.reader.load()
     pipeline.retriever()
     app = build_app(pipeline)

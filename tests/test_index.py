@@ -1,4 +1,5 @@
-"""The index on disk: real embeddings, incremental updates, deletions, forced rebuilds, damage detection."""
+"""Indexing into the store with the real models: incremental updates, deletions, forced rebuilds,
+damage, bad files, and the four v0.1 store bugs, all through the public API."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CNN_ARTICLE
-from qa.index import IndexStoreError, load_index
+from conftest import CNN_ARTICLE, SEED_QUESTION
+from qa.errors import StoreError
+from qa.store import Store
 
 NEW_ARTICLE = """Lisbon opens a floating library on the Tagus
 
@@ -16,18 +18,29 @@ The city of Lisbon opened a floating library on a converted ferry on Monday. The
 holds 12,000 books and is run by the novelist Teresa Quintela. Visitors board at the Cais do Sodré pier.
 The ferry sails twice a day and entry costs nothing.
 """
+OTHER = "us-gives-colombia-major-non-nato-ally-status"
+
+
+def _articles(store: Store) -> set[str]:
+    snap = store.snapshot()
+    try:
+        return {a.id for a in snap.articles()}
+    finally:
+        snap.close()
 
 
 def test_build_writes_a_real_index(corpus_dir: Path, make_pipeline, tmp_path: Path):
     pipe = make_pipeline(corpus_dir)
     report = pipe.build_index()
-    assert len(report.added) == 2 and report.passages_embedded == report.passages_total > 2
-    snap = load_index(tmp_path / "index")
-    assert snap.vectors.ntotal == report.passages_total
-    assert {p.article_id for p in snap.passages.values()} == {CNN_ARTICLE, "us-gives-colombia-major-non-nato-ally-status"}
-    manifest = json.loads((tmp_path / "index" / "manifest.json").read_text())
-    assert manifest["embedding_model"] == "all-MiniLM-L6-v2" and manifest["index_type"] == "IDMap2,Flat"
-    assert pipe.build_index().passages_embedded == 0  # nothing changed, nothing embedded
+    assert sorted(report.added) == [CNN_ARTICLE, OTHER]
+    assert report.passages_embedded == report.passages_total > 2
+    assert (tmp_path / "index" / "qa.db").exists() and list((tmp_path / "index" / "segments").glob("seg-*.faiss"))
+    snap = pipe.store.snapshot()
+    assert snap.passage_count == report.passages_total and snap.article_count == 2
+    assert sum(index.ntotal for _, index in snap.segments) == report.passages_total
+    assert json.loads(snap.state["settings"])["embedding_model"] == "all-MiniLM-L6-v2"
+    again = pipe.build_index()
+    assert again.passages_embedded == 0 and again.commits == 0, "nothing changed: nothing embedded or committed"
 
 
 def test_incremental_add_embeds_only_the_new_article(corpus_dir: Path, make_pipeline):
@@ -35,30 +48,39 @@ def test_incremental_add_embeds_only_the_new_article(corpus_dir: Path, make_pipe
     first = pipe.build_index()
     (corpus_dir / "lisbon-floating-library.txt").write_text(NEW_ARTICLE)
     report = pipe.build_index()
-    new_passages = [p for p in pipe.retriever().snapshot.passages.values()
-                    if p.article_id == "lisbon-floating-library"]
+    new_passages = pipe.retriever().snapshot.article_passages("lisbon-floating-library")
     assert report.added == ["lisbon-floating-library"] and report.unchanged == 2
     assert report.passages_embedded == len(new_passages) >= 1
     assert report.passages_total == first.passages_total + len(new_passages)
-    assert report.full_rebuild is None
+    assert report.full_rebuild is None and report.generation == first.generation + 1
     answer = pipe.ask("Who runs the floating library?")
-    assert answer.article == "lisbon-floating-library"
-    assert "Teresa Quintela" in answer.text
+    assert answer.article == "lisbon-floating-library" and "Teresa Quintela" in answer.text
+
+
+def test_only_named_files_are_looked_at(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    pipe.build_index()
+    (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+    (corpus_dir / f"{CNN_ARTICLE}.txt").unlink()
+    report = pipe.build_index(files=["lisbon.txt"])
+    assert report.added == ["lisbon"] and not report.removed, "the deleted file is not looked at"
+    assert report.articles_total == 3
+    report = pipe.build_index(files=[f"{CNN_ARTICLE}.txt"])
+    assert report.removed == [CNN_ARTICLE] and report.articles_total == 2
 
 
 def test_changed_and_deleted_articles(corpus_dir: Path, make_pipeline):
     pipe = make_pipeline(corpus_dir)
     pipe.build_index()
-    other = corpus_dir / "us-gives-colombia-major-non-nato-ally-status.txt"
-    other.unlink()
+    (corpus_dir / f"{OTHER}.txt").unlink()
     cnn = corpus_dir / f"{CNN_ARTICLE}.txt"
     cnn.write_text(cnn.read_text() + "\nAn added closing sentence about the meeting.\n")
     report = pipe.build_index()
-    assert report.removed == ["us-gives-colombia-major-non-nato-ally-status"]
-    assert report.changed == [CNN_ARTICLE]
+    assert report.removed == [OTHER] and report.changed == [CNN_ARTICLE]
     snap = pipe.retriever().snapshot
-    assert {p.article_id for p in snap.passages.values()} == {CNN_ARTICLE}
-    assert snap.vectors.ntotal == len(snap.passages) == report.passages_total == report.passages_embedded
+    assert {a.id for a in snap.articles()} == {CNN_ARTICLE}
+    live = sum(index.ntotal for _, index in snap.segments) - len(snap.hidden)
+    assert live == snap.passage_count == report.passages_total == report.passages_embedded
 
 
 def test_changed_settings_force_a_full_rebuild(corpus_dir: Path, make_pipeline):
@@ -71,17 +93,16 @@ def test_changed_settings_force_a_full_rebuild(corpus_dir: Path, make_pipeline):
     assert report.full_rebuild and "chunking settings changed" in report.full_rebuild
 
 
-def test_damaged_index_is_detected_and_rebuilt(corpus_dir: Path, make_pipeline, tmp_path: Path):
+def test_damaged_segment_is_detected_and_rebuilt(corpus_dir: Path, make_pipeline, tmp_path: Path):
     pipe = make_pipeline(corpus_dir)
     pipe.build_index()
-    index_dir = tmp_path / "index"
-    vectors = next(index_dir.glob("vectors.*.faiss"))
-    vectors.write_bytes(vectors.read_bytes()[:100])
-    with pytest.raises(IndexStoreError, match="truncated or corrupted.*qa index --rebuild"):
-        load_index(index_dir)
+    segment = next((tmp_path / "index" / "segments").glob("seg-*.faiss"))
+    segment.write_bytes(segment.read_bytes()[:100])
+    with pytest.raises(StoreError, match="truncated or corrupted.*qa index --rebuild"):
+        Store(tmp_path / "index").snapshot()
     report = pipe.build_index()
-    assert report.full_rebuild and "truncated" in report.full_rebuild
-    assert load_index(index_dir).vectors.ntotal == report.passages_total
+    assert report.full_rebuild and "damaged" in report.full_rebuild
+    assert pipe.ask(SEED_QUESTION).text == "material and supply loans"
 
 
 def test_failed_build_keeps_previous_index(corpus_dir: Path, make_pipeline, tmp_path: Path, monkeypatch):
@@ -95,9 +116,11 @@ def test_failed_build_keeps_previous_index(corpus_dir: Path, make_pipeline, tmp_
     monkeypatch.setattr(pipe.embedder, "encode", crash)
     with pytest.raises(RuntimeError, match="simulated"):
         pipe.build_index()
-    snap = load_index(tmp_path / "index")
-    assert snap.vectors.ntotal == before.passages_total
-    assert "lisbon-floating-library" not in snap.articles
+    store = Store(tmp_path / "index")
+    assert store.generation() == before.generation
+    assert _articles(store) == {CNN_ARTICLE, OTHER}
+    monkeypatch.undo()
+    assert pipe.build_index().added == ["lisbon-floating-library"], "the rerun picks the article up"
 
 
 def test_bad_files_are_reported_and_the_rest_indexed(corpus_dir: Path, make_pipeline):
@@ -109,25 +132,95 @@ def test_bad_files_are_reported_and_the_rest_indexed(corpus_dir: Path, make_pipe
     pipe.indexer.log = messages.append
     report = pipe.build_index()
     assert report.articles_total == 2
-    assert {Path(s.path).name for s in report.skipped} == {"broken.txt", "empty.md"}
+    assert {s.path for s in report.skipped} == {"broken.txt", "empty.md"}
     assert any("broken.txt" in m for m in messages) and any("empty.md: empty file" in m for m in messages)
+    assert dict(pipe.retriever().snapshot.skipped()) == {"broken.txt": "binary file, not text",
+                                                        "empty.md": "empty file"}
 
 
 def test_unchanged_files_are_not_read_and_duplicates_come_back(corpus_dir: Path, make_pipeline, monkeypatch):
-    import qa.corpus
+    import qa.indexing
 
     pipe = make_pipeline(corpus_dir)
     (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
     (corpus_dir / "lisbon2.md").write_text(NEW_ARTICLE)
     report = pipe.build_index()
-    assert [Path(s.path).name for s in report.skipped] == ["lisbon2.md"]
-    assert "same text as" in report.skipped[0].reason
+    assert [s.path for s in report.skipped] == ["lisbon2.md"]
+    assert "same text as lisbon.txt" in report.skipped[0].reason
 
     read = []
-    real = qa.corpus.read_file
-    monkeypatch.setattr(qa.corpus, "read_file", lambda path, *a, **k: read.append(path.name) or real(path, *a, **k))
+    real = qa.indexing.read_source
+    monkeypatch.setattr(qa.indexing, "read_source", lambda root, path, *a: read.append(path.name) or real(root, path, *a))
     (corpus_dir / "lisbon.txt").unlink()
     report = pipe.build_index()
     assert read == ["lisbon2.md"], "only the previously skipped file is read again"
     assert report.removed == ["lisbon"] and report.added == ["lisbon2"] and report.unchanged == 2
     assert pipe.ask("Who runs the floating library?").article == "lisbon2"
+
+
+# --- the v0.1 store bugs, through the public API --------------------------------------------------
+
+def test_bug1_rebuild_never_serves_the_old_snapshot(corpus_dir: Path, make_pipeline):
+    """v0.1 restarted generations at 1 on a rebuild, so ask() kept a deleted article's answers."""
+    pipe = make_pipeline(corpus_dir)
+    first = pipe.build_index()
+    assert pipe.ask(SEED_QUESTION).article == CNN_ARTICLE
+    (corpus_dir / f"{CNN_ARTICLE}.txt").unlink()
+    report = pipe.build_index(rebuild=True)
+    assert report.generation > first.generation, "generations only ever increase, rebuilds too"
+    answer = pipe.ask(SEED_QUESTION)
+    assert answer.article != CNN_ARTICLE and all(h.passage.article_id == OTHER for h in answer.passages)
+    ids = [p.id for p in pipe.retriever().snapshot.article_passages(OTHER)]
+    assert min(ids) >= first.passages_total, "passage ids only ever increase, rebuilds too"
+
+
+def test_bug2_a_bad_file_never_takes_questions_down(corpus_dir: Path, make_pipeline):
+    """v0.1: a JSON article with a lone surrogate made build_index() and every ask() raise."""
+    (corpus_dir / "broken.json").write_text('{"title": "Broken", "text": "Emoji cut in half: \\ud83d here."}')
+    pipe = make_pipeline(corpus_dir)
+    report = pipe.build_index()
+    assert [s.path for s in report.skipped] == ["broken.json"]
+    assert "lone UTF-16 surrogate" in report.skipped[0].reason
+    assert pipe.ask(SEED_QUESTION).text == "material and supply loans"
+
+
+def test_readers_never_build(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    pipe.ask(SEED_QUESTION)  # the very first question builds the missing index
+    generation = pipe.store.generation()
+    (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+    pipe._checked = 0.0
+    assert pipe.ask("Who runs the floating library?").article != "lisbon"
+    assert pipe.store.generation() == generation, "ask() committed nothing"
+    pipe.build_index()
+    assert pipe.ask("Who runs the floating library?").article == "lisbon"
+
+
+def test_the_watcher_picks_up_new_articles(corpus_dir: Path, make_pipeline):
+    import time
+
+    pipe = make_pipeline(corpus_dir, watch_seconds=0.2)
+    pipe.ask(SEED_QUESTION)
+    pipe.watch()
+    try:
+        (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and pipe.ask("Who runs the floating library?").article != "lisbon":
+            time.sleep(0.3)
+        assert pipe.ask("Who runs the floating library?").text == "Teresa Quintela"
+    finally:
+        pipe.stop_watching()
+
+
+def test_v01_index_is_detected_and_rebuilt(corpus_dir: Path, make_pipeline, tmp_path: Path):
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "manifest.json").write_text(json.dumps({"format": 1, "generation": 3}))
+    (index / "vectors.3.faiss").write_bytes(b"old vectors")
+    (index / "passages.3.jsonl").write_text("{}\n")
+    before = {p.name: p.read_bytes() for p in corpus_dir.iterdir()}
+    report = make_pipeline(corpus_dir).build_index()
+    assert report.full_rebuild and "v0.1 format" in report.full_rebuild
+    assert not [p for p in index.iterdir() if p.name.startswith(("manifest", "vectors.", "passages."))]
+    assert {p.name: p.read_bytes() for p in corpus_dir.iterdir()} == before, "corpus/ untouched"
+    assert report.articles_total == 2

@@ -1,0 +1,347 @@
+"""Bring the store in line with the corpus folder: plan what changed (pure), read and chunk it, embed
+it, commit it in batches. Only new or changed files are read; only new or changed articles embedded.
+
+A file that cannot be read, split or embedded is skipped with its name and reason; the rest is indexed.
+Each batch commits its articles, passages, vectors and file stats together, so a crash loses at most
+the batch in flight and a rerun picks it up. A full rebuild runs in one transaction: readers keep the
+old index until the new one is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from qa.chunking import Chunker
+from qa.corpus import ArticleError, Skipped, content_hash, file_stats, read_source, text_digest
+from qa.embedding import Embedder
+from qa.store import MergePolicy, Store, Writer
+from qa.store.compaction import merge, plan_merge
+from qa.store.schema import ArticleRow, SourceRow
+from qa.store.segments import damaged_segments, describe_segments
+from qa.types import Article, Passage
+
+CHUNKER_VERSION = 1
+LEGACY_FILES = ("manifest.json", "vectors.*.faiss", "passages.*.jsonl", "*.tmp")
+
+
+@dataclass
+class BuildReport:
+    """What a build did."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    passages_embedded: int = 0
+    passages_total: int = 0
+    articles_total: int = 0
+    index_type: str = ""
+    generation: int = 0
+    commits: int = 0
+    merges: list[str] = field(default_factory=list)
+    full_rebuild: str | None = None  # why the whole corpus was re-embedded, if it was
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    def summary(self) -> str:
+        parts = [f"{self.articles_total} articles, {self.passages_total} passages ({self.index_type})",
+                 f"added {len(self.added)}, changed {len(self.changed)}, removed {len(self.removed)}, "
+                 f"unchanged {self.unchanged}",
+                 f"embedded {self.passages_embedded} passages in {self.seconds:.1f}s"]
+        if self.skipped:
+            parts.append(f"skipped {len(self.skipped)} file(s)")
+        if self.full_rebuild:
+            parts.insert(0, f"full rebuild: {self.full_rebuild}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Which files to read (new, changed by size or mtime, or skipped last time) and which are gone."""
+
+    read: tuple[str, ...]
+    gone: tuple[str, ...]
+    unchanged: tuple[str, ...]
+
+
+def plan_build(known: dict[str, SourceRow], stats: dict[str, list[int]], only: set[str] | None = None) -> BuildPlan:
+    """Compare the files as they are (`stats`: name -> [size, mtime_ns]) with what the store saw; with
+    `only`, look at those names alone. Files skipped last time are read again (a duplicate's original
+    may be gone now)."""
+    names = set(stats) | set(known) if only is None else set(only)
+    read, gone, same = [], [], []
+    for name in sorted(names):
+        now, before = stats.get(name), known.get(name)
+        if now is None:
+            if before is not None:
+                gone.append(name)
+        elif before is None or before.skipped is not None or [before.size, before.mtime_ns] != list(now):
+            read.append(name)
+        else:
+            same.append(name)
+    return BuildPlan(tuple(read), tuple(gone), tuple(same))
+
+
+@dataclass
+class FileWork:
+    """One file read: its articles to embed (and whether each replaces an older version)."""
+
+    name: str
+    size: int
+    mtime_ns: int
+    articles: list[tuple[Article, bool]] = field(default_factory=list)
+    skipped: str | None = None
+
+
+class Indexer:
+    """Indexes the corpus folder into the store, embedding only what is new or changed."""
+
+    def __init__(self, corpus_dir: Path, store: Store, chunker: Chunker, embedder: Embedder, embedding_model: str,
+                 policy: MergePolicy | None = None, max_article_bytes: int = 10_000_000,
+                 batch_passages: int = 2048, log: Callable[[str], None] = print) -> None:
+        self.corpus_dir = Path(corpus_dir)
+        self.store = store
+        self.chunker = chunker
+        self.embedder = embedder
+        self.embedding_model = embedding_model
+        self.policy = policy or MergePolicy()
+        self.max_article_bytes = max_article_bytes
+        self.batch_passages = batch_passages
+        self.log = log
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the store records about embedding and chunking: a change to any of it forces a rebuild."""
+        vocab = self.chunker.tokenizer.get_vocab()
+        tokens = hashlib.sha1(json.dumps(sorted(vocab.items())).encode()).hexdigest()[:16]
+        return {"embedding_model": self.embedding_model,
+                "chunking": {"version": CHUNKER_VERSION, "tokenizer": tokens,
+                             "max_tokens": self.chunker.max_tokens, "overlap": self.chunker.overlap}}
+
+    def run(self, rebuild: bool = False, files: list[str] | None = None, compact: bool = False,
+            log: Callable[[str], None] | None = None) -> BuildReport:
+        """Update the store (all files, or only the named ones) under the writers' lock."""
+        if not self.corpus_dir.is_dir():
+            raise FileNotFoundError(f"corpus folder not found: {self.corpus_dir}")
+        log = log or self.log
+        t0 = time.perf_counter()
+        report = BuildReport()
+        with self.store.writer(log) as w:
+            report.full_rebuild = self._rebuild_reason(w, rebuild)
+            if report.full_rebuild:
+                log(f"index will be rebuilt in full: {report.full_rebuild}")
+                w.clear()
+                files = None
+            w.set("settings", json.dumps(self.fingerprint(), sort_keys=True))
+            stats = self._stats(files)
+            plan = plan_build(w.sources(), stats, None if files is None else set(files))
+            report.unchanged = self._kept_articles(w, plan)
+            self._forget(w, plan.gone, report)
+            claimed: dict[str, str] = {}  # article ids and text digests taken in this build -> file
+            work = [self._read(w, name, stats[name], claimed, report) for name in plan.read]
+            self._index(w, work, report, log, commit_batches=not report.full_rebuild)
+            w.checkpoint()
+            self._compact(w, compact, report, log)
+            self._describe(w, report)
+        self._remove_legacy_files()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    # --- steps --------------------------------------------------------------------------------------
+    def _rebuild_reason(self, w: Writer, requested: bool) -> str | None:
+        if (self.store.folder / "manifest.json").exists():
+            return "the index is in the v0.1 format (manifest.json); it is rebuilt in the new store (corpus/ is untouched)"
+        old = w.settings()
+        if old is None:
+            return None
+        damaged = damaged_segments(self.store.segments_dir, w.live_segments())
+        if damaged:
+            return f"index segment {damaged[0]} is missing or damaged"
+        if requested:
+            return "requested (--rebuild)"
+        new = self.fingerprint()
+        if old.get("embedding_model") != new["embedding_model"]:
+            return f"embedding model changed from {old.get('embedding_model')!r} to {new['embedding_model']!r}"
+        if old.get("chunking") != new["chunking"]:
+            return f"chunking settings changed from {old.get('chunking')} to {new['chunking']}"
+        return None
+
+    def _stats(self, files: list[str] | None) -> dict[str, list[int]]:
+        """[size, mtime_ns] of every article file, or of the named ones (missing ones left out)."""
+        if files is None:
+            return file_stats(self.corpus_dir)
+        out = {}
+        for name in files:
+            path = self.corpus_dir / Path(name).name
+            if path.name.startswith(".") or not (path.is_file() or path.is_symlink()):
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            out[path.name] = [st.st_size, st.st_mtime_ns]
+        return out
+
+    @staticmethod
+    def _kept_articles(w: Writer, plan: BuildPlan) -> int:
+        """Articles of files that are not read again (one count, not one query per file)."""
+        return w.article_count() - sum(len(w.articles_of(n)) for n in plan.read + plan.gone)
+
+    def _forget(self, w: Writer, gone: tuple[str, ...], report: BuildReport) -> None:
+        for name in gone:
+            report.removed += w.drop_source(name)
+
+    def _read(self, w: Writer, name: str, stat: list[int], claimed: dict[str, str], report: BuildReport) -> FileWork:
+        """Read one file and decide, per article, whether it is new, changed, unchanged or a duplicate."""
+        work = FileWork(name, stat[0], stat[1])
+        old = {a.id: a for a in w.articles_of(name)}
+        try:
+            articles = read_source(self.corpus_dir.resolve(), self.corpus_dir / name, self.max_article_bytes)
+        except ArticleError as exc:
+            work.skipped = str(exc)
+            articles = []
+        reasons = []
+        for article in articles:
+            article.path = name
+            digest = "text:" + text_digest(article)
+            other = claimed.get(article.id) or w.article_source(article.id)
+            if other is not None and (other != name or article.id in claimed):
+                reasons.append(f"article id {article.id!r} already used by {other}")
+                continue
+            twin = claimed.get(digest) or w.digest_source(digest[5:])
+            if twin is not None and (twin != name or digest in claimed):
+                reasons.append(f"same text as {twin}")
+                continue
+            claimed[article.id] = claimed[digest] = name
+            before = old.pop(article.id, None)
+            if before is not None and before.hash == content_hash(article):
+                report.unchanged += 1
+                continue
+            work.articles.append((article, before is not None))
+            (report.changed if before is not None else report.added).append(article.id)
+        for stale in old:  # articles no longer in the file (or the whole file when it became unreadable)
+            w.delete_article(stale)
+            report.removed.append(stale)
+        if reasons and not work.skipped:
+            work.skipped = "; ".join(reasons)
+        if work.skipped:
+            report.skipped.append(Skipped(name, work.skipped))
+            self.log(f"skipped {name}: {work.skipped}")
+        if not work.articles:
+            w.set_source(name, work.size, work.mtime_ns, work.skipped)
+        return work
+
+    def _index(self, w: Writer, work: list[FileWork], report: BuildReport, log: Callable[[str], None],
+               commit_batches: bool) -> None:
+        """Chunk, embed and add the files' articles in batches of about `batch_passages` passages."""
+        pending = [f for f in work if f.articles]
+        total = sum(len(f.articles) for f in pending)
+        if total:
+            log(f"embedding {total} article(s) from {len(pending)} file(s)")
+        batch: list[tuple[FileWork, list[tuple[Article, bool, list[Passage]]]]] = []
+        size = 0
+        for f in pending:
+            chunks = self._chunk(w, f, report)
+            if chunks is None:
+                continue
+            batch.append((f, chunks))
+            size += sum(len(p) for _, _, p in chunks)
+            if size >= self.batch_passages:
+                self._add_batch(w, batch, report)
+                if commit_batches:
+                    w.checkpoint()
+                batch, size = [], 0
+        if batch:
+            self._add_batch(w, batch, report)
+
+    def _chunk(self, w: Writer, f: FileWork, report: BuildReport) -> list[tuple[Article, bool, list[Passage]]] | None:
+        out = []
+        for article, replaces in f.articles:
+            try:
+                pieces = self.chunker.split(article)
+            except Exception as exc:  # noqa: BLE001 - a tokenizer failure must not stop the others
+                self._skip_file(w, f, f"cannot be split into passages ({type(exc).__name__}: {exc})", report)
+                return None
+            first = w.allocate_ids(len(pieces))
+            for i, p in enumerate(pieces):
+                p.id = first + i
+            out.append((article, replaces, pieces))
+        return out
+
+    def _skip_file(self, w: Writer, f: FileWork, reason: str, report: BuildReport) -> None:
+        for article, replaces in f.articles:
+            (report.changed if replaces else report.added).remove(article.id)
+            if replaces:
+                w.delete_article(article.id)
+                report.removed.append(article.id)
+        report.skipped.append(Skipped(f.name, reason))
+        self.log(f"skipped {f.name}: {reason}")
+        w.set_source(f.name, f.size, f.mtime_ns, reason)
+
+    def _add_batch(self, w: Writer, batch: list[tuple[FileWork, list[tuple[Article, bool, list[Passage]]]]],
+                   report: BuildReport) -> None:
+        """Embed a batch (file by file if the batch fails, to find the bad one) and add it."""
+        te = time.perf_counter()
+        try:
+            vectors = self.embedder.encode([f"{p.title}\n{p.text}" for _, c in batch for _, _, ps in c for p in ps])
+            groups = batch
+        except Exception:  # noqa: BLE001 - find the file that breaks the embedder, keep the rest
+            groups, parts, failed = [], [], []
+            for f, c in batch:
+                try:
+                    parts.append(self.embedder.encode([f"{p.title}\n{p.text}" for _, _, ps in c for p in ps]))
+                    groups.append((f, c))
+                except Exception as exc:  # noqa: BLE001
+                    failed.append((f, exc))
+            if not groups:  # every file fails: the embedder is broken, not the files
+                raise failed[-1][1]
+            for f, exc in failed:
+                self._skip_file(w, f, f"cannot be embedded ({type(exc).__name__}: {exc})", report)
+            vectors = np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim), np.float32)
+        report.embed_seconds += time.perf_counter() - te
+        rows, passages = [], []
+        for f, chunks in groups:
+            for article, replaces, pieces in chunks:
+                if replaces:
+                    w.delete_article(article.id)
+                rows.append((ArticleRow(article.id, f.name, article.title, article.url, article.date,
+                                        content_hash(article)), text_digest(article)))
+                passages.extend(pieces)
+            w.set_source(f.name, f.size, f.mtime_ns, f.skipped)
+        w.add_articles(rows, passages, vectors)
+        report.passages_embedded += len(passages)
+
+    def _compact(self, w: Writer, force: bool, report: BuildReport, log: Callable[[str], None]) -> None:
+        """Apply the merge policy (or merge everything with `force`), one commit per merge."""
+        while True:
+            plan = plan_merge(w.live_segments(), len(w.tombstones()), self.policy, force=force)
+            if plan is None:
+                return
+            merge(w, plan, self.policy, log)
+            report.merges.append(plan.reason)
+            w.checkpoint()
+            force = False
+
+    def _remove_legacy_files(self) -> None:
+        """Delete the v0.1 index files once the new store is committed."""
+        for pattern in LEGACY_FILES:
+            for path in self.store.folder.glob(pattern):
+                path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _describe(w: Writer, report: BuildReport) -> None:
+        report.passages_total = w.passage_count()
+        report.articles_total = w.article_count()
+        report.index_type = describe_segments(w.live_segments())
+        report.generation = w.generation - 1
+        report.commits = w.commits

@@ -1,0 +1,150 @@
+"""The store's schema: tables, the format number, ordered migrations, and the typed rows read back.
+
+One SQLite database (WAL mode) is the source of truth for sources, articles, passages, keyword index,
+vector segments and tombstones. Migrations are applied in order, each in the same transaction as the
+record that says it was applied, so an upgrade is never half done.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.errors import StoreError
+
+DB_NAME = "qa.db"
+SEGMENTS_DIR = "segments"
+LEASES_DIR = "leases"
+LOCK_NAME = ".lock"
+
+# Ordered migrations; their count is the format number. Never edit one that has shipped: append.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    -- One row per file in the corpus folder as last seen: unchanged size and mtime mean unchanged file.
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+        skipped TEXT                                  -- why the file is not indexed (NULL: indexed)
+    );
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY, source TEXT NOT NULL REFERENCES sources(name),
+        title TEXT NOT NULL, url TEXT, date TEXT,
+        hash TEXT NOT NULL,                           -- content hash: a change means re-embedding
+        text_digest TEXT NOT NULL,                    -- words only: the same text under two names
+        generation INTEGER NOT NULL                   -- the commit that added it
+    );
+    CREATE INDEX articles_source ON articles(source);
+    CREATE UNIQUE INDEX articles_digest ON articles(text_digest);
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, file TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL CHECK (role IN ('base', 'delta')),
+        kind TEXT NOT NULL,                           -- FAISS factory string, e.g. Flat or IVF1024,Flat
+        vectors INTEGER NOT NULL, bytes INTEGER NOT NULL, crc32 INTEGER NOT NULL,
+        created INTEGER NOT NULL,                     -- generation that first references it
+        dropped INTEGER                               -- generation that stopped referencing it
+    );
+    CREATE TABLE passages (
+        id INTEGER PRIMARY KEY,                       -- never reused: ids only increase
+        article_id TEXT NOT NULL REFERENCES articles(id),
+        text TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL
+    );
+    CREATE INDEX passages_article ON passages(article_id);
+    -- Vectors of deleted passages that may still sit in a live segment: hidden at search, dropped at merge.
+    CREATE TABLE tombstones (passage_id INTEGER PRIMARY KEY);
+    CREATE VIRTUAL TABLE passages_fts USING fts5(
+        text, content='passages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
+    """,
+)
+FORMAT = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """An indexed article as the store holds it (its text lives in its passages)."""
+
+    id: str
+    source: str
+    title: str
+    url: str | None
+    date: str | None
+    hash: str
+    passages: int = 0
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """One immutable vector file of the store."""
+
+    id: int
+    file: str
+    role: str
+    kind: str
+    vectors: int
+    bytes: int
+    crc32: int
+    created: int
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """A corpus file as last seen by the indexer."""
+
+    name: str
+    size: int
+    mtime_ns: int
+    skipped: str | None
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL journal, foreign keys on."""
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not only a crash
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"the index database {path} is unreadable ({exc}); "
+                         f"rebuild with `qa index --rebuild`") from None
+    return conn
+
+
+def user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations this database lacks, each atomically with its version; returns the format."""
+    try:
+        version = user_version(conn)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"the index database is unreadable ({exc}); rebuild with `qa index --rebuild`") from None
+    if version > FORMAT:
+        raise StoreError(f"the index was written by a newer qa (store format {version}, this one reads "
+                         f"{FORMAT}); upgrade qa or rebuild with `qa index --rebuild`")
+    for n in range(version, FORMAT):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if user_version(conn) == n:  # another process may have applied it while we waited
+                for statement in _statements(MIGRATIONS[n]):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {n + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return FORMAT
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit on its own)."""
+    out, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    return out
