@@ -24,7 +24,7 @@ def test_index_then_ask_json(corpus_dir: Path, tmp_path: Path):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert len(report["added"]) == 2 and report["passages_embedded"] > 0
-    assert (tmp_path / "index" / "manifest.json").exists()
+    assert (tmp_path / "index" / "qa.db").exists()
     out = qa("ask", SEED_QUESTION, "--json", "--top-k", "3", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)

@@ -79,10 +79,7 @@ def merge(writer: Any, plan: Merge, policy: MergePolicy, log: Callable[[str], No
         kind = seg.base_kind(len(ids), policy.flat_max, base_row.kind if base_row else None) \
             if plan.role == "base" else "Flat"
         if base_row is not None and kind == base_row.kind and kind != "Flat":
-            import faiss
-
-            index = faiss.clone_index(base_index)  # keeps the trained lists: no k-means again
-            index.reset()
+            index = seg.empty_like(base_index)  # the trained lists again: no k-means
             how = f"{kind}, lists kept"
         else:
             index = seg.new_index(kind, vectors.shape[1], vectors)

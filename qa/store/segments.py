@@ -63,6 +63,15 @@ def new_index(kind: str, dim: int, train: np.ndarray) -> Any:
     return index
 
 
+def empty_like(index: Any) -> Any:
+    """An empty IVF,Flat index with the same trained coarse quantizer (works on memory-mapped ones)."""
+    import faiss
+
+    ivf = faiss.extract_index_ivf(index)
+    quantizer = faiss.clone_index(ivf.quantizer)
+    return faiss.IndexIVFFlat(quantizer, ivf.d, ivf.nlist, ivf.metric_type)
+
+
 @dataclass(frozen=True)
 class Written:
     file: str
@@ -70,7 +79,7 @@ class Written:
     crc32: int
 
 
-def _crc32(path: Path) -> int:
+def crc32_of(path: Path) -> int:
     crc = 0
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
@@ -94,7 +103,7 @@ def write_segment(folder: Path, name: str, index: Any) -> Written:
         os.fsync(fd)
     finally:
         os.close(fd)
-    return Written(name, path.stat().st_size, _crc32(path))
+    return Written(name, path.stat().st_size, crc32_of(path))
 
 
 def read_segment(path: Path, vectors: int, size: int, crc32: int | None = None, mmap: bool = True) -> Any:
@@ -104,7 +113,7 @@ def read_segment(path: Path, vectors: int, size: int, crc32: int | None = None, 
 
     if not path.exists():
         raise StoreError(f"index segment {path} is missing; {REBUILD}")
-    if path.stat().st_size != size or (crc32 is not None and _crc32(path) != crc32):
+    if path.stat().st_size != size or (crc32 is not None and crc32_of(path) != crc32):
         raise StoreError(f"index segment {path} is truncated or corrupted (size or checksum mismatch); {REBUILD}")
     try:
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP if mmap else 0)

@@ -110,6 +110,29 @@ class Snapshot:
             return self._conn.execute(
                 "SELECT name, skipped FROM sources WHERE skipped IS NOT NULL ORDER BY name").fetchall()
 
+    def check(self, folder: Any = None) -> list[str]:
+        """Problems found by a full consistency check (empty: consistent): every live vector has its
+        passage, every passage its vector and keyword row, once; with the segments `folder`, every
+        segment file matches its recorded CRC-32 too."""
+        problems = []
+        ids = [seg.segment_vectors(index)[0] for _, index in self.segments]
+        held = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        if len(held) != len(np.unique(held)):
+            problems.append("a vector is held by two segments")
+        live = set(held.tolist()) - set(self.hidden.tolist())
+        with self._lock:
+            rows = {r[0] for r in self._conn.execute("SELECT id FROM passages")}
+            keywords = {r[0] for r in self._conn.execute("SELECT rowid FROM passages_fts")}
+        if live != rows:
+            problems.append(f"{len(live - rows)} vectors without a passage, {len(rows - live)} passages without a vector")
+        if keywords != rows:
+            problems.append(f"the keyword index has {len(keywords)} passages, the store {len(rows)}")
+        if folder is not None:
+            for row, _ in self.segments:
+                if seg.crc32_of(folder / row.file) != row.crc32:
+                    problems.append(f"segment {row.file} does not match its checksum")
+        return problems
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:

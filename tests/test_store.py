@@ -1,0 +1,235 @@
+"""The store layer alone (no models): segmented search checked against brute force, tombstones, merges,
+leases, hysteresis, keyword search, the pure build plan. Vectors are random unit vectors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.indexing import plan_build
+from qa.store import MergePolicy, SourceRow, Store
+from qa.store.compaction import merge, plan_merge
+from qa.store.keywords import fts_query
+from qa.store.schema import ArticleRow
+from qa.store.segments import base_kind, ideal_kind
+from qa.types import Passage
+
+DIM = 16
+WORDS = "ferry library harbour mayor bridge election river council museum budget".split()
+
+
+def _add(w, first_article: int, n_articles: int, rng: np.random.Generator, per_article: int = 3) -> dict[int, np.ndarray]:
+    """Add articles a<i> of `per_article` passages with random vectors; returns {passage id: vector}."""
+    rows, passages = [], []
+    for i in range(first_article, first_article + n_articles):
+        aid = f"a{i}"
+        w.set_source(f"{aid}.txt", 1, 1)
+        rows.append((ArticleRow(aid, f"{aid}.txt", f"Title {i}", None, None, f"h{i}"), f"d{i}"))
+        first = w.allocate_ids(per_article)
+        for j in range(per_article):
+            text = f"{WORDS[(i + j) % len(WORDS)]} number{i} part{j}"
+            passages.append(Passage(first + j, aid, f"Title {i}", text, 0, len(text)))
+    vectors = rng.standard_normal((len(passages), DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    w.add_articles(rows, passages, vectors)
+    return {p.id: v for p, v in zip(passages, vectors)}
+
+
+def _brute(live: dict[int, np.ndarray], q: np.ndarray, k: int) -> list[int]:
+    ids = np.array(sorted(live))
+    scores = np.stack([live[i] for i in ids]) @ q
+    return [int(ids[j]) for j in np.argsort(-scores, kind="stable")[:k]]
+
+
+def _compact(store: Store, policy: MergePolicy, force: bool = False) -> list[str]:
+    reasons = []
+    with store.writer() as w:
+        while (plan := plan_merge(w.live_segments(), len(w.tombstones()), policy, force)) is not None:
+            merge(w, plan, policy, log=lambda m: None)
+            reasons.append(plan.reason)
+            w.checkpoint()
+            force = False
+    return reasons
+
+
+def test_segmented_search_matches_brute_force(tmp_path: Path):
+    rng = np.random.default_rng(1)
+    store = Store(tmp_path, nprobe=1024)  # every list probed: IVF is exact too, so results must match
+    policy = MergePolicy(flat_max=60, max_deltas=3, delta_share=0.5)
+    live: dict[int, np.ndarray] = {}
+    n = 0
+    for round_ in range(12):
+        with store.writer() as w:
+            live.update(_add(w, n, 5, rng))
+            n += 5
+            if round_ % 3 == 2:  # delete a few articles: their vectors become tombstones
+                for aid in (f"a{n - 7}", f"a{n - 12}"):
+                    for p in w.conn.execute("SELECT id FROM passages WHERE article_id = ?", (aid,)):
+                        live.pop(p[0])
+                    w.delete_article(aid)
+        _compact(store, policy)
+        snap = store.snapshot()
+        assert snap.check(store.segments_dir) == []
+        for q in rng.standard_normal((5, DIM)).astype(np.float32):
+            q /= np.linalg.norm(q)
+            assert [i for i, _ in snap.search_vectors(q, 10)] == _brute(live, q, 10)
+        snap.close()
+    kinds = {row.kind for row, _ in store.snapshot().segments}
+    assert any(k.startswith("IVF") for k in kinds), "the IVF path ran"
+
+
+def test_compaction_drops_deleted_vectors_and_collects_files(tmp_path: Path):
+    rng = np.random.default_rng(2)
+    store = Store(tmp_path)
+    for i in range(4):
+        with store.writer() as w:
+            _add(w, 10 * i, 10, rng)
+    with store.writer() as w:
+        for i in range(10):
+            w.delete_article(f"a{i}")
+    assert len(store.snapshot().hidden) == 30
+    reasons = _compact(store, MergePolicy(), force=True)
+    snap = store.snapshot()
+    assert reasons == ["compaction requested"] and len(snap.segments) == 1
+    assert len(snap.hidden) == 0 and snap.segments[0][1].ntotal == 90 == snap.passage_count
+    files = {p.name for p in store.segments_dir.iterdir()}
+    assert files == {snap.segments[0][0].file}, "merged-away segment files are collected"
+
+
+def test_bug3_a_reader_keeps_its_segments_through_commits_and_gc(tmp_path: Path):
+    """v0.1 kept only generations g and g-1: a slow reader spanning two commits lost its files."""
+    rng = np.random.default_rng(3)
+    store = Store(tmp_path)
+    with store.writer() as w:
+        _add(w, 0, 10, rng)
+    old = store.snapshot()
+    old_files = [row.file for row, _ in old.segments]
+    for i in range(3):  # commits, a full compaction, garbage collection after each
+        with store.writer() as w:
+            _add(w, 100 + 10 * i, 10, rng)
+        _compact(store, MergePolicy(), force=True)
+    assert all((store.segments_dir / f).exists() for f in old_files), "files a live reader holds stay"
+    fresh = Store(tmp_path)  # another process loading the old generation's files now
+    for row, _ in old.segments:
+        assert fresh.load_segment(row).ntotal == row.vectors
+    assert old.passage_count == 30 and len(old.search_vectors(np.ones(DIM, np.float32) / 4, 50)) == 30
+    old.close()
+    with store.writer() as w:
+        _add(w, 500, 1, rng)
+    assert not any((store.segments_dir / f).exists() for f in old_files), "collected once released"
+
+
+def test_a_dead_readers_lease_does_not_block_collection(tmp_path: Path):
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(4)
+    store = Store(tmp_path)
+    with store.writer() as w:
+        _add(w, 0, 5, rng)
+    code = f"import sys; sys.path.insert(0, {str(Path.cwd())!r}); from qa.store import Store; " \
+           f"s = Store({str(tmp_path)!r}).snapshot(); import os; os._exit(0)"  # dies holding a lease
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert len(list((tmp_path / "leases").glob("*.lease"))) == 1
+    first = store.snapshot().segments[0][0].file
+    _compact(store, MergePolicy(), force=True)  # nothing to merge: one base
+    with store.writer() as w:
+        _add(w, 10, 5, rng)
+    _compact(store, MergePolicy(), force=True)
+    with store.writer() as w:
+        _add(w, 20, 1, rng)
+    assert not (store.segments_dir / first).exists()
+    assert not list((tmp_path / "leases").glob("*.lease")), "the dead reader's lease was removed"
+
+
+def test_bug4_ivf_lists_have_hysteresis():
+    """v0.1 flipped the IVF list count at 524,288 passages: one add or delete re-trained k-means."""
+    flat_max = 50_000
+    at = 524_288
+    assert ideal_kind(at - 1, flat_max) != ideal_kind(at + 1, flat_max)
+    trained = base_kind(at - 1, flat_max, None)
+    assert base_kind(at + 1, flat_max, trained) == trained
+    assert base_kind(at - 1, flat_max, base_kind(at + 1, flat_max, None)) == base_kind(at + 1, flat_max, None)
+    assert base_kind(16 * at, flat_max, trained) != trained, "far enough away it does re-train"
+    assert base_kind(flat_max + 1, flat_max, "Flat").startswith("IVF")
+    assert base_kind(flat_max - 1, flat_max, "IVF1024,Flat") == "IVF1024,Flat", "no flip back at the edge"
+    assert base_kind(flat_max // 2 - 1, flat_max, "IVF1024,Flat") == "Flat"
+
+
+def test_bug4_adding_at_the_boundary_keeps_the_trained_lists(tmp_path: Path):
+    rng = np.random.default_rng(5)
+    store = Store(tmp_path)
+    policy = MergePolicy(flat_max=40, delta_share=0.0)  # every commit folds into the base
+    with store.writer() as w:
+        _add(w, 0, 20, rng)
+    _compact(store, policy)
+    base = store.snapshot().segments[0][0]
+    assert base.kind.startswith("IVF")
+    logs: list[str] = []
+    with store.writer() as w:
+        _add(w, 100, 1, rng)
+        while (plan := plan_merge(w.live_segments(), len(w.tombstones()), policy)) is not None:
+            merge(w, plan, policy, log=logs.append)
+            w.checkpoint()
+    assert store.snapshot().segments[0][0].kind == base.kind
+    assert logs and "lists kept" in logs[-1] and "trained" not in logs[-1]
+
+
+def test_merge_policy_plans():
+    from qa.store.schema import SegmentRow
+
+    def s(i: int, role: str, n: int) -> SegmentRow:
+        return SegmentRow(i, f"seg-{i}", role, "Flat", n, 0, 0, 1)
+
+    policy = MergePolicy(max_deltas=2, delta_share=0.25, tombstone_share=0.2)
+    assert plan_merge([], 0, policy) is None
+    assert plan_merge([s(1, "delta", 5)], 0, policy).role == "base"
+    assert plan_merge([s(1, "base", 100), s(2, "delta", 10)], 0, policy) is None
+    assert plan_merge([s(1, "base", 100), s(2, "delta", 30)], 0, policy).role == "base"
+    deltas = plan_merge([s(1, "base", 100)] + [s(i, "delta", 1) for i in (2, 3, 4)], 0, policy)
+    assert deltas.role == "delta" and [r.id for r in deltas.inputs] == [2, 3, 4]
+    assert plan_merge([s(1, "base", 100)], 30, policy).role == "base"
+    assert plan_merge([s(1, "base", 100)], 0, policy, force=True) is None
+
+
+def test_build_plan_reads_only_what_changed():
+    known = {"same.txt": SourceRow("same.txt", 10, 5, None), "changed.txt": SourceRow("changed.txt", 10, 5, None),
+             "gone.txt": SourceRow("gone.txt", 1, 1, None), "dup.txt": SourceRow("dup.txt", 3, 3, "same text as x")}
+    stats = {"same.txt": [10, 5], "changed.txt": [10, 6], "dup.txt": [3, 3], "new.txt": [1, 2]}
+    plan = plan_build(known, stats)
+    assert plan.read == ("changed.txt", "dup.txt", "new.txt") and plan.gone == ("gone.txt",)
+    assert plan.unchanged == ("same.txt",)
+    only = plan_build(known, {"new.txt": [1, 2]}, only={"new.txt", "gone.txt"})
+    assert only.read == ("new.txt",) and only.gone == ("gone.txt",) and only.unchanged == ()
+
+
+def test_keyword_search_stems_and_ignores_syntax(tmp_path: Path):
+    rng = np.random.default_rng(6)
+    store = Store(tmp_path)
+    with store.writer() as w:
+        _add(w, 0, 10, rng)
+    snap = store.snapshot()
+    hits = snap.search_keywords("Which ferries did the LIBRARIES use?", 50)
+    texts = [p.text for p in snap.passages([i for i, _ in hits]).values()]
+    assert texts and all(("ferry" in t) or ("library" in t) for t in texts)
+    for odd in ['"', "AND OR NOT", "*", "a:b", "NEAR(x y)", "' OR 1=1; --", "ünïcödé", ""]:
+        snap.search_keywords(odd, 5)  # never an FTS5 syntax error
+    assert fts_query("what is the") is None
+    assert fts_query('say "hi" NEAR') == '"say" OR "hi" OR "near"'
+
+
+def test_a_newer_format_is_refused(tmp_path: Path):
+    import sqlite3
+
+    from qa.errors import StoreError
+
+    store = Store(tmp_path)
+    with store.writer() as w:
+        _add(w, 0, 1, np.random.default_rng(7))
+    conn = sqlite3.connect(tmp_path / "qa.db")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(StoreError, match="newer qa"):
+        Store(tmp_path).snapshot()
