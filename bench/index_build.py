@@ -1,14 +1,17 @@
-"""Index build: embedding throughput, incremental add of 1 article vs a full rebuild, peak memory.
+"""Index build: embedding throughput, incremental add of 1 article vs a full rebuild, peak memory; with
+--large, adding, deleting and compacting at 100k articles, and the bytes each of those writes.
 
 Articles are real paragraphs (SQuAD-format training data, one paragraph per article, ~1 passage each).
 
     python bench/index_build.py                     # 2,000 articles, real embeddings throughout
     python bench/index_build.py --articles 10000    # 10k (about 10 min a full build on 2 cores)
-    python bench/index_build.py --large 100000      # also: add 1 article to a 100k-article index
+    python bench/index_build.py --large 100000      # also: add/delete 1 article at 100k, compaction
 
 With --large, the 100k background articles get random unit vectors instead of real embeddings (embedding
-them for real would take ~15 min on 2 cores); everything else — reading the corpus, chunking, hashing, the
-FAISS index, the files written — is the real code path, and the one added article is embedded for real.
+them for real would take over an hour on 2 cores); everything else — reading the corpus, chunking, the
+store, the FAISS segments, the files written — is the real code path, and the added article is embedded
+for real. Bytes written are the kernel's count for this process (/proc/self/io write_bytes: WAL, database
+and segment files, fsyncs included).
 """
 
 from __future__ import annotations
@@ -47,6 +50,21 @@ def write_corpus(folder: Path, items: list[tuple[str, str]]) -> None:
     folder.mkdir(parents=True)
     for i, (title, text) in enumerate(items):
         (folder / f"a{i:06d}.txt").write_text(f"{title}\n\n{text}\n", encoding="utf-8")
+
+
+def written() -> int:
+    """Bytes this process has caused to be written to storage so far."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return 0
+
+
+def timed(action):
+    """(result, seconds, bytes written) of one call."""
+    b, t = written(), time.perf_counter()
+    result = action()
+    return result, time.perf_counter() - t, written() - b
 
 
 def peak_mb() -> float:
@@ -101,22 +119,36 @@ def main() -> None:
             filled = Pipeline(big, log=lambda m: None, embedder=RandomVectors(big.embedding_model)).build_index()
             print(f"background: {args.large:,} articles, {filled.passages_total:,} passages, {filled.index_type} "
                   f"(random vectors) in {time.perf_counter() - t:.0f}s")
-            (work / "big" / "new-article.txt").write_text(NEW_ARTICLE, encoding="utf-8")
             real = Pipeline(big, log=lambda m: None, embedder=embedder)
-            inc = real.build_index()
-            print(f"add 1 article to {args.large:,}: {inc.seconds:.2f}s ({inc.passages_embedded} embedded) = "
-                  f"{inc.seconds / alone:.0f}x the embedding alone ({alone:.3f}s); peak RSS {peak_mb():.0f} MB")
+            real.build_index()  # settles the merge policy after the fill; nothing to embed
+            big_alone = _embed_alone(real, embedder, work / "new-article.txt")
+            (work / "big" / "new-article.txt").write_text(NEW_ARTICLE, encoding="utf-8")
+            inc, sec, wb = timed(lambda: real.build_index(files=["new-article.txt"]))
+            print(f"add 1 article to {args.large:,} (`qa index FILE`): {sec:.3f}s ({inc.passages_embedded} embedded) = "
+                  f"{sec / big_alone:.1f}x chunking+embedding it alone ({big_alone:.3f}s); {wb / 1e6:.2f} MB written")
+            (work / "big" / "second-article.txt").write_text(NEW_ARTICLE.replace("Valmora", "Ostrava"), encoding="utf-8")
+            inc, sec, wb = timed(real.build_index)
+            print(f"add 1 article to {args.large:,} (`qa index`, whole folder scanned): {sec:.3f}s = "
+                  f"{sec / big_alone:.1f}x the article alone; {wb / 1e6:.2f} MB written")
+            (work / "big" / "a000123.txt").unlink()
+            rem, sec, wb = timed(lambda: real.build_index(files=["a000123.txt"]))
+            print(f"delete 1 article from {args.large:,}: {sec:.3f}s (removed {rem.removed}); {wb / 1e6:.2f} MB written")
+            comp, sec, wb = timed(lambda: real.build_index(compact=True))
+            print(f"compaction at {args.large:,} articles ({comp.passages_total:,} passages -> {comp.index_type}): "
+                  f"{sec:.1f}s; {wb / 1e6:.0f} MB written; peak RSS {peak_mb():.0f} MB")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _embed_alone(pipe, embedder) -> float:
+def _embed_alone(pipe, embedder, path: Path | None = None) -> float:
     """Median time to chunk and embed the new article by itself (the floor for any incremental add)."""
     import statistics
 
     from qa.corpus import read_file
 
-    article = read_file(pipe.settings.corpus_dir / "new-article.txt")[0]
+    if path is not None:
+        path.write_text(NEW_ARTICLE, encoding="utf-8")
+    article = read_file(path or pipe.settings.corpus_dir / "new-article.txt")[0]
     times = []
     for _ in range(5):
         t = time.perf_counter()

@@ -201,13 +201,16 @@ def get_pipeline(settings: Settings | None = None, **overrides: Any) -> Pipeline
     with _pipelines_lock:
         if settings not in _pipelines:
             _pipelines[settings] = Pipeline(settings)
-            _pipelines[settings].watch()
         return _pipelines[settings]
 
 
 def ask(question: str, top_k: int | None = None, **overrides: Any) -> Answer:
-    """Answer a question from the corpus; settings come from the environment or keyword arguments."""
-    return get_pipeline(**overrides).ask(question, top_k=top_k)
+    """Answer a question from the corpus; settings come from the environment or keyword arguments.
+    After the first answer, a watcher thread indexes changes to the corpus folder in the background."""
+    pipeline = get_pipeline(**overrides)
+    answer = pipeline.ask(question, top_k=top_k)
+    pipeline.watch()  # only now: the models are loaded, so the watcher never races their first import
+    return answer
 
 
 def build_index(rebuild: bool = False, files: list[str] | None = None, compact: bool = False,

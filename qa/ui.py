@@ -238,9 +238,10 @@ CSS = """
 def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
           concurrency: int = 4) -> None:
     """Load models and index once, then serve the chat (Gradio queue, `concurrency` answers at a time)."""
-    pipeline = get_pipeline(settings)  # its watcher indexes changes to the corpus folder
+    pipeline = get_pipeline(settings)
     pipeline.reader.load()
     pipeline.retriever()
+    pipeline.watch()  # indexes changes to the corpus folder in the background
     app = build_app(pipeline)
     app.queue(default_concurrency_limit=concurrency)
     app.launch(server_name=host, server_port=port, share=share, css=CSS, show_error=True)
