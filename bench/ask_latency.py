@@ -39,7 +39,8 @@ def main() -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores")
     print(f"seed corpus build: {report.passages_total} passages in {report.seconds:.2f}s "
           f"(embedding {report.embed_seconds:.2f}s = {report.passages_total / report.embed_seconds:.1f} passages/s)")
-    texts = [p.text for p in pipe.retriever().snapshot.passages.values()] * 20
+    snap = pipe.retriever().snapshot
+    texts = [p.text for a in snap.articles() for p in snap.article_passages(a.id)] * 20
     t = time.perf_counter()
     pipe.embedder.encode(texts, progress=False)
     print(f"embedding throughput: {len(texts) / (time.perf_counter() - t):.1f} passages/s ({len(texts)} passages)")

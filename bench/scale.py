@@ -56,15 +56,15 @@ def one(n: int, kind: str) -> dict:
     import numpy as np
 
     from qa.config import Settings
-    from qa.index import _new_index, index_type_for
+    from qa.store.segments import ideal_kind, new_index
 
     s = Settings()
     base = rss_mb()
     data = vectors(n, seed=1)
     queries = vectors(QUERIES, seed=2)
     t = time.perf_counter()
-    factory = "IDMap2,Flat" if kind == "flat" else index_type_for(n, s.flat_max_passages)
-    index = _new_index(factory, DIM, data)
+    factory = "Flat" if kind == "flat" else ideal_kind(n, s.flat_max_passages)
+    index = new_index(factory, DIM, data)
     index.add_with_ids(data, np.arange(n, dtype=np.int64))
     build = time.perf_counter() - t
     if factory.startswith("IVF"):
@@ -97,9 +97,9 @@ def main(sizes: list[int]) -> None:
     for n in sizes:
         rows = {}
         from qa.config import Settings
-        from qa.index import index_type_for
+        from qa.store.segments import ideal_kind
 
-        kinds = ["flat"] + (["chosen"] if index_type_for(n, Settings().flat_max_passages) != "IDMap2,Flat" else [])
+        kinds = ["flat"] + (["chosen"] if ideal_kind(n, Settings().flat_max_passages) != "Flat" else [])
         for kind in kinds:
             out = subprocess.run([sys.executable, __file__, "--one", str(n), kind], capture_output=True,
                                  text=True, check=True)

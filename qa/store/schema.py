@@ -22,22 +22,33 @@ LOCK_NAME = ".lock"
 MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    -- One row per commit: what a reader of that generation sees.
+    CREATE TABLE generations (
+        generation INTEGER PRIMARY KEY, articles INTEGER NOT NULL, passages INTEGER NOT NULL,
+        committed TEXT NOT NULL
+    );
     -- One row per file in the corpus folder as last seen: unchanged size and mtime mean unchanged file.
     CREATE TABLE sources (
         name TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
-        skipped TEXT                                  -- why the file is not indexed (NULL: indexed)
+        skipped TEXT                                  -- why the file is not (wholly) indexed; NULL: it is
     );
+    -- Articles and passages are versioned by generation: a row is live for a reader of generation G
+    -- when added <= G and (deleted IS NULL or deleted > G). Deleted rows are purged once no reader
+    -- can see them, so readers need no long transactions and the WAL is always checkpointed.
     CREATE TABLE articles (
-        id TEXT PRIMARY KEY, source TEXT NOT NULL REFERENCES sources(name),
+        version INTEGER PRIMARY KEY, id TEXT NOT NULL, source TEXT NOT NULL,
         title TEXT NOT NULL, url TEXT, date TEXT,
         hash TEXT NOT NULL,                           -- content hash: a change means re-embedding
         text_digest TEXT NOT NULL,                    -- words only: the same text under two names
-        generation INTEGER NOT NULL                   -- the commit that added it
+        added INTEGER NOT NULL, deleted INTEGER
     );
-    CREATE INDEX articles_source ON articles(source);
-    CREATE UNIQUE INDEX articles_digest ON articles(text_digest);
+    CREATE UNIQUE INDEX articles_live ON articles(id) WHERE deleted IS NULL;
+    CREATE UNIQUE INDEX articles_live_digest ON articles(text_digest) WHERE deleted IS NULL;
+    CREATE INDEX articles_live_source ON articles(source) WHERE deleted IS NULL;
+    CREATE INDEX articles_by_id ON articles(id, added);
+    CREATE INDEX articles_deleted ON articles(deleted) WHERE deleted IS NOT NULL;
     CREATE TABLE segments (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, file TEXT NOT NULL UNIQUE,
+        id INTEGER PRIMARY KEY, file TEXT NOT NULL UNIQUE,
         role TEXT NOT NULL CHECK (role IN ('base', 'delta')),
         kind TEXT NOT NULL,                           -- FAISS factory string, e.g. Flat or IVF1024,Flat
         vectors INTEGER NOT NULL, bytes INTEGER NOT NULL, crc32 INTEGER NOT NULL,
@@ -46,12 +57,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE passages (
         id INTEGER PRIMARY KEY,                       -- never reused: ids only increase
-        article_id TEXT NOT NULL REFERENCES articles(id),
-        text TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL
+        article INTEGER NOT NULL REFERENCES articles(version),
+        text TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+        added INTEGER NOT NULL, deleted INTEGER
     );
-    CREATE INDEX passages_article ON passages(article_id);
-    -- Vectors of deleted passages that may still sit in a live segment: hidden at search, dropped at merge.
-    CREATE TABLE tombstones (passage_id INTEGER PRIMARY KEY);
+    CREATE INDEX passages_article ON passages(article);
+    CREATE INDEX passages_deleted ON passages(deleted) WHERE deleted IS NOT NULL;
+    -- Vectors of deleted passages still inside a segment: hidden at search from `generation` on,
+    -- until the merge (generation `dropped`) that leaves them out.
+    CREATE TABLE tombstones (passage_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL, dropped INTEGER);
     CREATE VIRTUAL TABLE passages_fts USING fts5(
         text, content='passages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
     """,
@@ -70,6 +84,14 @@ class ArticleRow:
     date: str | None
     hash: str
     passages: int = 0
+
+
+LIVE = "{t}.added <= {g} AND ({t}.deleted IS NULL OR {t}.deleted > {g})"
+
+
+def live(table: str, generation: str = ":g") -> str:
+    """SQL condition: a row of `table` (alias) is visible to a reader of `generation`."""
+    return LIVE.format(t=table, g=generation)
 
 
 @dataclass(frozen=True)
@@ -96,15 +118,13 @@ class SourceRow:
     skipped: str | None
 
 
-def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: Path) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL journal, foreign keys on."""
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         conn.execute("PRAGMA busy_timeout = 30000")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not only a crash
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not only a crash
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"the index database {path} is unreadable ({exc}); "

@@ -42,8 +42,8 @@ class Store:
         self.nprobe = nprobe
         self.mmap = mmap
         self._cache: dict[int, Any] = {}  # segment id -> loaded index (segments never change)
-        self._cache_lock = threading.Lock()
-        self._quick: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # guards the readers' connection and the cache
+        self._conn: sqlite3.Connection | None = None
 
     @property
     def db_path(self) -> Path:
@@ -56,15 +56,21 @@ class Store:
     def exists(self) -> bool:
         return self.db_path.exists()
 
+    def _reader(self) -> sqlite3.Connection:
+        """The connection readers share (autocommit: every query is its own short read)."""
+        if self._conn is None:
+            conn = connect(self.db_path)
+            migrate(conn)
+            self._conn = conn
+        return self._conn
+
     def generation(self) -> int:
         """The last committed generation (0: nothing committed yet); one small query, no file reads."""
-        if self._quick is None:
-            if not self.exists():
-                return 0
-            self._quick = connect(self.db_path)
-            migrate(self._quick)
-        with self._cache_lock:
-            row = self._quick.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
+        if not self.exists():
+            return 0
+        conn = self._reader()
+        with self._lock:
+            row = conn.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else 0
 
     # --- reading ------------------------------------------------------------------------------------
@@ -72,45 +78,52 @@ class Store:
         """A read view of the last committed generation."""
         if not self.exists():
             raise StoreError(f"no index in {self.folder}; build it with `qa index`")
+        conn = self._reader()
         lease = Lease(self.folder / LEASES_DIR)  # taken first: protects every generation until set
-        conn = connect(self.db_path)
         try:
-            migrate(conn)
-            conn.execute("BEGIN")
-            state = dict(conn.execute("SELECT key, value FROM state").fetchall())
-            generation = int(state.get("generation", 0))
+            with self._lock:
+                conn.execute("BEGIN")  # one consistent read of the generation's rows
+                try:
+                    state = dict(conn.execute("SELECT key, value FROM state").fetchall())
+                    generation = int(state.get("generation", 0))
+                    counts = conn.execute("SELECT articles, passages FROM generations WHERE generation = ?",
+                                          (generation,)).fetchone() or (0, 0)
+                    rows = [SegmentRow(*r) for r in conn.execute(
+                        f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE created <= :g AND "
+                        f"(dropped IS NULL OR dropped > :g) ORDER BY id", {"g": generation})]
+                    hidden = np.fromiter((r[0] for r in conn.execute(
+                        "SELECT passage_id FROM tombstones WHERE generation <= :g AND "
+                        "(dropped IS NULL OR dropped > :g)", {"g": generation})), np.int64)
+                finally:
+                    conn.execute("COMMIT")
             lease.set(generation)
-            rows = [SegmentRow(*r) for r in conn.execute(
-                f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE dropped IS NULL ORDER BY id")]
-            hidden = np.fromiter((r[0] for r in conn.execute("SELECT passage_id FROM tombstones")), np.int64)
             loaded = [(row, self.load_segment(row)) for row in rows]
         except BaseException:
-            conn.close()
             lease.release()
             raise
         self._forget_except({row.id for row in rows})
-        return Snapshot(conn, lease, generation, state, loaded, hidden, self.nprobe)
+        return Snapshot(conn, self._lock, lease, generation, tuple(counts), state, loaded, hidden, self.nprobe)
 
     def load_segment(self, row: SegmentRow) -> Any:
         """The loaded index of a segment (read once per process: segments are immutable)."""
-        with self._cache_lock:
+        with self._lock:
             index = self._cache.get(row.id)
         if index is None:
             index = seg.read_segment(self.segments_dir / row.file, row.vectors, row.bytes, mmap=self.mmap)
-            with self._cache_lock:
+            with self._lock:
                 self._cache[row.id] = index
         return index
 
-    def _forget_except(self, live: set[int]) -> None:
-        with self._cache_lock:
-            for sid in [s for s in self._cache if s not in live]:
+    def _forget_except(self, live_ids: set[int]) -> None:
+        with self._lock:
+            for sid in [s for s in self._cache if s not in live_ids]:
                 del self._cache[sid]
 
     # --- writing ------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def writer(self, log: Callable[[str], None] = print) -> Iterator[Writer]:
         """The one writer: waits for the writers' lock, opens a transaction, commits on exit (a new
-        generation, if anything changed) and rolls back on error; then collects unused files."""
+        generation, if anything changed) and rolls back on error; then collects what no reader needs."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / LOCK_NAME, "a+") as lock:
             try:
@@ -143,22 +156,21 @@ class Writer:
         self.conn = conn
         self.dirty = False
         self.commits = 0
+        self._delta = [0, 0]  # articles, passages added minus deleted in this transaction
 
     # --- transaction --------------------------------------------------------------------------------
     def begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
         self.dirty = False
-
-    @property
-    def generation(self) -> int:
-        """The generation this transaction will commit as."""
-        return int(self.get("generation", "0")) + 1
+        self._delta = [0, 0]
+        self.generation = int(self.get("generation", "0")) + 1  # what this transaction commits as
 
     def commit(self) -> None:
         """Commit what is pending as the next generation (nothing pending: nothing happens)."""
         if not self.dirty:
             self.conn.execute("COMMIT")
             return
+        self.conn.execute("INSERT INTO generations VALUES (?, ?, ?, datetime('now'))", (self.generation, *self._counts()))
         self.set("generation", str(self.generation))
         faults.step("before-commit")
         self.conn.execute("COMMIT")
@@ -212,33 +224,46 @@ class Writer:
         self.dirty = True
         return gone
 
+    def _counts(self) -> tuple[int, int]:
+        """Live (articles, passages) as this transaction stands."""
+        row = self.conn.execute("SELECT articles, passages FROM generations WHERE generation = ?",
+                                (self.generation - 1,)).fetchone() or (0, 0)
+        return row[0] + self._delta[0], row[1] + self._delta[1]
+
     def article_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+        return self._counts()[0]
 
     def passage_count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM passages").fetchone()[0])
+        return self._counts()[1]
 
     def articles_of(self, source: str) -> list[ArticleRow]:
         return [ArticleRow(*r) for r in self.conn.execute(
-            "SELECT id, source, title, url, date, hash FROM articles WHERE source = ?", (source,))]
+            "SELECT id, source, title, url, date, hash FROM articles WHERE source = ? AND deleted IS NULL", (source,))]
 
     def article_source(self, article_id: str) -> str | None:
-        row = self.conn.execute("SELECT source FROM articles WHERE id = ?", (article_id,)).fetchone()
+        row = self.conn.execute("SELECT source FROM articles WHERE id = ? AND deleted IS NULL", (article_id,)).fetchone()
         return row[0] if row else None
 
     def digest_source(self, digest: str) -> str | None:
-        row = self.conn.execute("SELECT source FROM articles WHERE text_digest = ?", (digest,)).fetchone()
+        row = self.conn.execute("SELECT source FROM articles WHERE text_digest = ? AND deleted IS NULL",
+                                (digest,)).fetchone()
         return row[0] if row else None
 
     def delete_article(self, article_id: str) -> int:
-        """Delete an article and its passages (keyword rows now, vectors by tombstone); returns passages."""
-        rows = self.conn.execute("SELECT id, text FROM passages WHERE article_id = ?", (article_id,)).fetchall()
-        self.conn.executemany("INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', ?, ?)", rows)
-        self.conn.executemany("INSERT OR IGNORE INTO tombstones VALUES (?)", [(r[0],) for r in rows])
-        self.conn.execute("DELETE FROM passages WHERE article_id = ?", (article_id,))
-        self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        """Delete an article and its passages as of this generation (rows stay for older readers until
+        purged; vectors are hidden by tombstones); returns how many passages it had."""
+        row = self.conn.execute("SELECT version FROM articles WHERE id = ? AND deleted IS NULL", (article_id,)).fetchone()
+        if row is None:
+            return 0
+        ids = [(r[0],) for r in self.conn.execute("SELECT id FROM passages WHERE article = ?", row)]
+        self.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?, NULL)",
+                              [(i, self.generation) for (i,) in ids])
+        self.conn.execute("UPDATE passages SET deleted = ? WHERE article = ?", (self.generation, row[0]))
+        self.conn.execute("UPDATE articles SET deleted = ? WHERE version = ?", (self.generation, row[0]))
+        self._delta[0] -= 1
+        self._delta[1] -= len(ids)
         self.dirty = True
-        return len(rows)
+        return len(ids)
 
     def allocate_ids(self, n: int) -> int:
         """The first of n new passage ids (ids only ever increase, across rebuilds too)."""
@@ -257,21 +282,31 @@ class Writer:
             index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
                                np.asarray([p.id for p in passages], dtype=np.int64))
             self.add_segment(index, "delta", "Flat")
-        generation = self.generation
-        self.conn.executemany(
-            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(a.id, a.source, a.title, a.url, a.date, a.hash, digest, generation) for a, digest in articles])
-        rows = [(p.id, p.article_id, p.text, p.start, p.end) for p in passages]
-        self.conn.executemany('INSERT INTO passages (id, article_id, text, start, "end") VALUES (?, ?, ?, ?, ?)', rows)
+        versions = {}
+        for a, digest in articles:
+            cur = self.conn.execute(
+                "INSERT INTO articles (id, source, title, url, date, hash, text_digest, added) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (a.id, a.source, a.title, a.url, a.date, a.hash, digest,
+                                                    self.generation))
+            versions[a.id] = cur.lastrowid
+        rows = [(p.id, versions[p.article_id], p.text, p.start, p.end, self.generation) for p in passages]
+        self.conn.executemany('INSERT INTO passages (id, article, text, start, "end", added) VALUES (?, ?, ?, ?, ?, ?)',
+                              rows)
         self.conn.executemany("INSERT INTO passages_fts(rowid, text) VALUES (?, ?)", [(r[0], r[2]) for r in rows])
+        self._delta[0] += len(articles)
+        self._delta[1] += len(passages)
         self.dirty = True
 
     def clear(self) -> None:
-        """Delete every source, article, passage and segment (for a full rebuild, in this transaction)."""
-        self.conn.execute("INSERT INTO passages_fts(passages_fts) VALUES ('delete-all')")
-        for table in ("passages", "articles", "sources", "tombstones"):
-            self.conn.execute(f"DELETE FROM {table}")
+        """Delete every source, article, passage and segment as of this generation (a full rebuild)."""
+        articles, passages = self._counts()
+        self._delta[0] -= articles
+        self._delta[1] -= passages
+        self.conn.execute("UPDATE passages SET deleted = ? WHERE deleted IS NULL", (self.generation,))
+        self.conn.execute("UPDATE articles SET deleted = ? WHERE deleted IS NULL", (self.generation,))
+        self.conn.execute("UPDATE tombstones SET dropped = ? WHERE dropped IS NULL", (self.generation,))
         self.conn.execute("UPDATE segments SET dropped = ? WHERE dropped IS NULL", (self.generation,))
+        self.conn.execute("DELETE FROM sources")
         self.dirty = True
 
     # --- segments -----------------------------------------------------------------------------------
@@ -280,47 +315,57 @@ class Writer:
             f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE dropped IS NULL ORDER BY id")]
 
     def tombstones(self) -> np.ndarray:
-        return np.fromiter((r[0] for r in self.conn.execute("SELECT passage_id FROM tombstones")), np.int64)
+        return np.fromiter((r[0] for r in self.conn.execute("SELECT passage_id FROM tombstones WHERE dropped IS NULL")),
+                           np.int64)
 
     def add_segment(self, index: Any, role: str, kind: str) -> SegmentRow:
         """Write a segment file durably, then record it in this transaction."""
-        sid = int(self.conn.execute("SELECT coalesce(max(id), 0) FROM segments").fetchone()[0]) + 1
-        sid = max(sid, int(self.get("next_segment", "1")))
+        sid = int(self.get("next_segment", "1"))
         self.set("next_segment", str(sid + 1))
         written = seg.write_segment(self.store.segments_dir, f"seg-{sid:06d}.faiss", index)
         faults.step("segment-written")
-        self.conn.execute("INSERT INTO segments (id, file, role, kind, vectors, bytes, crc32, created) "
-                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                          (sid, written.file, role, kind, int(index.ntotal), written.bytes, written.crc32,
-                           self.generation))
+        row = SegmentRow(sid, written.file, role, kind, int(index.ntotal), written.bytes, written.crc32,
+                         self.generation)
+        self.conn.execute(f"INSERT INTO segments ({SEGMENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                          (row.id, row.file, row.role, row.kind, row.vectors, row.bytes, row.crc32, row.created))
         self.dirty = True
-        return SegmentRow(sid, written.file, role, kind, int(index.ntotal), written.bytes, written.crc32,
-                          self.generation)
+        return row
 
     def drop_segments(self, ids: list[int], forget_tombstones: np.ndarray) -> None:
-        """Stop referencing these segments (their files go once no reader holds them) and drop the
-        tombstones of vectors that no live segment holds any more."""
+        """Stop referencing these segments and the tombstones of vectors no live segment holds any more
+        (files and rows go once no reader can need them)."""
         self.conn.executemany("UPDATE segments SET dropped = ? WHERE id = ?", [(self.generation, i) for i in ids])
-        self.conn.executemany("DELETE FROM tombstones WHERE passage_id = ?", [(int(i),) for i in forget_tombstones])
+        self.conn.executemany("UPDATE tombstones SET dropped = ? WHERE passage_id = ?",
+                              [(self.generation, int(i)) for i in forget_tombstones])
         self.dirty = True
 
     # --- garbage ------------------------------------------------------------------------------------
     def collect_garbage(self) -> int:
-        """Delete segment files no generation a live reader holds can use, and files of failed writes;
-        returns how many files went. Runs outside any transaction, under the writers' lock."""
+        """Purge rows and segment files that no live reader's generation can see, and files of failed
+        writes; returns how many segment files went. Runs after the commit, under the writers' lock."""
         oldest = oldest_leased(self.store.folder / LEASES_DIR)
-        current = int(self.conn.execute("SELECT coalesce((SELECT value FROM state WHERE key = 'generation'), 0)")
-                      .fetchone()[0])
+        current = int(self.get("generation", "0"))
         cutoff = current if oldest is None else min(oldest, current)
-        dead = self.conn.execute("SELECT id, file FROM segments WHERE dropped IS NOT NULL AND dropped <= ?",
-                                 (cutoff,)).fetchall()
-        removed = 0
-        for sid, name in dead:
+        if cutoff < 0:
+            return 0  # a reader is between taking its lease and naming its generation
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            purged = self.conn.execute("SELECT id, text FROM passages WHERE deleted <= ?", (cutoff,)).fetchall()
+            self.conn.executemany("INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', ?, ?)", purged)
+            self.conn.execute("DELETE FROM passages WHERE deleted <= ?", (cutoff,))
+            self.conn.execute("DELETE FROM articles WHERE deleted <= ?", (cutoff,))
+            self.conn.execute("DELETE FROM tombstones WHERE dropped <= ?", (cutoff,))
+            dead = self.conn.execute("SELECT id, file FROM segments WHERE dropped <= ?", (cutoff,)).fetchall()
+            self.conn.execute("DELETE FROM segments WHERE dropped <= ?", (cutoff,))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        for _, name in dead:  # after the commit: a crash here leaves unknown files, removed next time
             faults.step("during-gc")
             (self.store.segments_dir / name).unlink(missing_ok=True)
-            self.conn.execute("DELETE FROM segments WHERE id = ?", (sid,))
-            removed += 1
         known = {r[0] for r in self.conn.execute("SELECT file FROM segments")}
+        removed = len(dead)
         if self.store.segments_dir.is_dir():
             for path in self.store.segments_dir.iterdir():
                 if path.name not in known:  # written by a writer that died before its commit
