@@ -5,10 +5,12 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from qa.chunking import Chunker, sentence_spans
 from qa.config import Settings
+from qa.conversation import resolve
 from qa.embedding import Embedder
 from qa.corpus import signature
 from qa.index import MANIFEST, BuildReport, Indexer, load_index, read_manifest
@@ -111,19 +113,24 @@ class Pipeline:
             self._checked = time.monotonic()
             return self._retriever
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer a question from the articles; `Answer.text` is None when they do not answer it."""
-        q = clean_question(question, self.settings.max_question_chars)
+    def ask(self, question: str, history: Sequence[Answer | str] | None = None, top_k: int | None = None) -> Answer:
+        """Answer a question from the articles; `Answer.text` is None when they do not answer it.
+        `history`: the earlier turns of the conversation, oldest first (Answers from ask() or question
+        strings); a follow-up question is understood through them (see qa.conversation)."""
+        asked = clean_question(question, self.settings.max_question_chars)
+        understood = resolve(asked, history)
+        q = understood.question
         t0 = time.perf_counter()
         retriever = self.retriever()
         t1 = time.perf_counter()
-        vector = retriever.embed(q)
+        vector = retriever.embed(understood.search_query)
         t2 = time.perf_counter()
-        hits = retriever.run(q, top_k or self.settings.top_k, query_vector=vector)
+        hits = retriever.run(understood.search_query, top_k or self.settings.top_k, query_vector=vector)
         t3 = time.perf_counter()
         spans = self.reader.read(q, [h.passage for h in hits])
         t4 = time.perf_counter()
-        answer = self.aggregate(q, hits, spans, retriever.snapshot.articles)
+        answer = self.aggregate(asked, hits, spans, retriever.snapshot.articles)
+        answer.resolved_question = q
         t5 = time.perf_counter()
         self.timings = {"refresh": t1 - t0, "embed": t2 - t1, "search": t3 - t2, "read": t4 - t3,
                         "aggregate": t5 - t4}
@@ -176,9 +183,11 @@ def get_pipeline(settings: Settings | None = None, **overrides: Any) -> Pipeline
         return _pipelines[settings]
 
 
-def ask(question: str, top_k: int | None = None, **overrides: Any) -> Answer:
-    """Answer a question from the corpus; settings come from the environment or keyword arguments."""
-    return get_pipeline(**overrides).ask(question, top_k=top_k)
+def ask(question: str, history: Sequence[Answer | str] | None = None, top_k: int | None = None,
+        **overrides: Any) -> Answer:
+    """Answer a question from the corpus, as a follow-up to `history` (earlier turns, oldest first) if
+    given; settings come from the environment or keyword arguments."""
+    return get_pipeline(**overrides).ask(question, top_k=top_k, history=history)
 
 
 def build_index(rebuild: bool = False, **overrides: Any) -> BuildReport:
