@@ -244,6 +244,8 @@ def _referent_in(kind: str, turn: Turn, object_: bool) -> str | None:
             return answer
         if len(people) >= 2:
             return " and ".join(people[:2])
+        if people and answer_named and answer not in people and (wh in {"who", "whom"} or _is_person(answer, turn.evidence)):
+            return f"{people[0]} and {answer}"  # "Who did Duque meet?" "Biden" -> they: "Duque and Biden"
         if object_ and answer and _plural_phrase(answer) and not any(c.isdigit() for c in answer):
             return answer  # "them" after "What are they not entitled to?" -> "security guarantees"
         return _plural_phrase(turn.question)
@@ -268,14 +270,16 @@ def _is_name(text: str) -> bool:
 
 
 def mentions(text: str) -> list[str]:
-    """Names in a text: runs of capitalised words (joined by "of", "of the", "de"), the first word of the
-    text excluded unless it is a name itself; possessive endings dropped."""
+    """Names in a text: runs of capitalised words (joined by "of", "of the", "de"; with "the" before
+    them), the first word of the text excluded unless it is a name itself; possessive endings dropped."""
     ws = words(text)
     out, run = [], []
     for i, w in enumerate(ws):
         bare = re.sub(r"[’']s$", "", w)
         is_name = bool(_NAME.fullmatch(bare)) and bare.lower() not in FUNCTION and not (i == 0 and bare.lower() in WH)
         if is_name:
+            if not run and i > 0 and ws[i - 1].lower() == "the":
+                run.append(ws[i - 1])  # "the Summit of the Americas", "the US"
             run.append(bare)
             if bare != w:  # "Colombia's": the possessive ends the name
                 out.append(" ".join(run))
@@ -305,9 +309,9 @@ def _place_phrases(question: str) -> list[str]:
     """Names after "in", "at", "to" or "from": "at the Summit of the Americas"."""
     out = []
     for name in mentions(question):
-        m = re.search(rf"\b(in|at|to|from)\s+((?:the\s+)?){re.escape(name)}", question)
+        m = re.search(rf"\b(in|at|to|from)\s+{re.escape(name)}", question)
         if m:
-            out.append(f"{m.group(1)} {m.group(2)}{name}")
+            out.append(f"{m.group(1)} {name}")
     return out
 
 
