@@ -85,11 +85,36 @@ def run(pipe: Any, conversations: list[dict[str, Any]], approach: str) -> dict[s
             "followup_ms": statistics.median(follow_ms), "misses": misses}
 
 
+def latency(pipe: Any, conversations: list[dict[str, Any]], rounds: int) -> tuple[float, float, float]:
+    """Median ms of a first question and of a follow-up with its history, timed alternately (so that
+    load from other processes falls on both alike), and the resolver's own median ms."""
+    from qa.conversation import resolve
+
+    pairs = []
+    for conv in conversations:
+        history = [pipe.ask(conv["turns"][0]["question"])]
+        for turn in conv["turns"][1:]:
+            pairs.append((conv["turns"][0]["question"], turn["question"], list(history)))
+            history.append(pipe.ask(turn["question"], history=history))
+    first, follow, resolver = [], [], []
+    for _ in range(rounds):
+        for question, followup, history in pairs:
+            t0 = time.perf_counter()
+            pipe.ask(question)
+            t1 = time.perf_counter()
+            pipe.ask(followup, history=history)
+            t2 = time.perf_counter()
+            resolve(followup, history)
+            first.append(t1 - t0), follow.append(t2 - t1), resolver.append(time.perf_counter() - t2)
+    return tuple(1000 * statistics.median(v) for v in (first, follow, resolver))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="all", choices=("dev", "holdout", "all"))
     ap.add_argument("--approaches", nargs="+", default=list(APPROACHES), choices=APPROACHES)
     ap.add_argument("--misses", action="store_true", help="print the follow-up turns with F1 < 1")
+    ap.add_argument("--latency-rounds", type=int, default=1, help="rounds of the alternating latency test (0: skip)")
     args = ap.parse_args()
     from qa.config import Settings
     from qa.pipeline import Pipeline
@@ -110,6 +135,10 @@ def main() -> None:
                       f"{r['followup_ms'] / r['first_ms']:5.2f}", flush=True)
                 if args.misses:
                     print("   " + "\n   ".join(r["misses"]))
+        if args.latency_rounds:
+            first, follow, resolver = latency(pipe, load(args.split), args.latency_rounds)
+            print(f"latency, alternating: first question p50 {first:.0f} ms, follow-up with history p50 {follow:.0f} ms "
+                  f"(ratio {follow / first:.2f}); the resolver itself {resolver:.2f} ms")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -31,8 +31,8 @@ PLACE = {"there"}
 POSSESSIVE = {"his", "its", "their", "theirs", "hers"}
 OBJECT = {"him", "them"}  # never the subject of their own clause, so never bound inside the question
 DEMONSTRATIVES = {"that", "this", "these", "those"}
-LEADS = ("and ", "but ", "also ", "so ", "then ")
-CONTRASTS = ("what about ", "how about ", "what of ", "and what about ", "and how about ")
+LEAD = re.compile(r"(?i)^\W*(?:and|but|also|so|then)\b[\s,]*")  # "And where is it held?"
+CONTRAST = re.compile(r"(?i)^\W*(?:and\s+)?(?:what about|how about|what of)\b[\s,]*")  # "What about Venezuela?"
 QUANTIFIERS = {"many", "much", "more", "most", "some", "any", "all", "few", "several", "each", "every", "one"}
 FUNCTION = WH | AUX | PREPOSITIONS | PERSON | THING | GROUP | PLACE | DEMONSTRATIVES | QUANTIFIERS | {
     "the", "a", "an", "and", "or", "not", "else", "other", "others", "so", "too", "also", "then", "than"}
@@ -105,20 +105,19 @@ def _lower(text: str) -> list[str]:
 
 def is_followup(question: str) -> bool:
     """Whether the question needs the earlier turns to be understood."""
-    low = " ".join(_lower(question))
+    low = _lower(question)
     if not low:
         return False
-    if low.startswith(LEADS) or low.startswith(CONTRASTS):
+    if LEAD.match(question) or CONTRAST.match(question):
         return True
     return (_is_fragment(question) or _is_vague(question) or bool(_outside_pronouns(question))
-            or _has_back_reference(low.split()))
+            or _has_back_reference(low))
 
 
 def _specific_words(question: str) -> list[str]:
     """The words that say what a question is about: names and content words (not question words,
     auxiliaries, prepositions, pronouns, articles or quantifiers)."""
-    ws = words(question)
-    return [w for i, w in enumerate(ws) if w.lower() not in FUNCTION and not (i == 0 and w.lower() in WH)]
+    return [w for w in words(question) if w.lower() not in FUNCTION]
 
 
 def _is_fragment(question: str) -> bool:
@@ -130,7 +129,7 @@ def _is_fragment(question: str) -> bool:
 def _is_vague(question: str) -> bool:
     """At most one specific word and no name: "Which was the most recent?", "What is the capital?"."""
     specific = _specific_words(question)
-    return len(specific) <= 1 and not any(_NAME.fullmatch(w) for w in specific[1:] or specific if w[0].isupper())
+    return len(specific) <= 1 and not any(_NAME.fullmatch(w) for w in specific)
 
 
 def _has_back_reference(low: list[str]) -> bool:
@@ -169,22 +168,12 @@ def _outside_pronouns(question: str) -> list[int]:
 def rewrite(question: str, turns: list[Turn]) -> str:
     """A standalone version of a follow-up question, given the earlier turns (most recent last)."""
     text = " ".join(question.split())
-    low = text.lower()
-    for lead in CONTRASTS:
-        if low.startswith(lead):
-            rest = text[len(lead):].strip(" ?,")
-            if rest and not any(w in WH | AUX for w in _lower(rest)):
-                return _contrast(rest, turns[-1])
-            text = rest + "?" if rest else text
-            break
-    else:
-        for lead in LEADS:
-            if low.startswith(lead):
-                text = text[len(lead):].strip()
-                break
-        first, last = _lower(text)[0], _lower(text)[-1]
-        if _is_fragment(text) and first not in WH | PREPOSITIONS | {"to"} and last not in WH:
-            return _contrast(text.strip(" ?"), turns[-1])  # "And the US?"
+    lead = CONTRAST.match(text) or LEAD.match(text)
+    if lead and _lower(text[lead.end():]):
+        text = text[lead.end():]
+    low = _lower(text)
+    if low and _is_fragment(text) and low[0] not in WH | PREPOSITIONS | {"to"} and low[-1] not in WH:
+        return _contrast(text.strip(" ?,"), turns[-1])  # "What about Venezuela?", "And the US?"
     text = _replace_pronouns(text, turns)
     if _is_fragment(text):
         return _complete_fragment(text, turns[-1])
@@ -192,9 +181,10 @@ def rewrite(question: str, turns: list[Turn]) -> str:
 
 
 def _replace_pronouns(text: str, turns: list[Turn]) -> str:
-    ws = words(text)
+    matches = list(_WORD.finditer(text))
+    ws = [m.group() for m in matches]
     out = text
-    for i in reversed(_outside_pronouns(text)):
+    for i in reversed(_outside_pronouns(text)):  # from the end, so earlier offsets stay valid
         w = ws[i].lower()
         kind = "person" if w in PERSON else "thing" if w in THING else "group" if w in GROUP else "place"
         referent = _referent(kind, turns, object_=w in OBJECT)
@@ -204,19 +194,8 @@ def _replace_pronouns(text: str, turns: list[Turn]) -> str:
             referent = referent + ("'" if referent.endswith("s") else "'s")
         elif kind == "place":
             referent = referent if referent.split()[0].lower() in PREPOSITIONS else f"in {referent}"
-        out = _replace_word(out, ws[i], i, referent)
+        out = out[: matches[i].start()] + referent + out[matches[i].end():]
     return out
-
-
-def _replace_word(text: str, word: str, index: int, replacement: str) -> str:
-    """Replace the `index`-th word (which is `word`) of text."""
-    count = 0
-    for m in _WORD.finditer(text):
-        if count == index:
-            assert m.group() == word
-            return text[: m.start()] + replacement + text[m.end():]
-        count += 1
-    return text
 
 
 def _referent(kind: str, turns: list[Turn], object_: bool = False) -> str | None:
@@ -238,6 +217,7 @@ def _referent_in(kind: str, turn: Turn, object_: bool) -> str | None:
     if kind == "person":
         if answer_named and (wh in {"who", "whom"} or _is_person(answer, turn.evidence)):
             return answer
+        # with no text to check names against (a history of plain questions), any name may be a person's
         return people[0] if people else (names[0] if names and not turn.evidence else None)
     if kind == "group":
         if answer_named and (" and " in answer or "," in answer):  # "Devan Cole and Allie Malloy"
