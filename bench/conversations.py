@@ -9,8 +9,9 @@ Approaches (each conversation's history is the answers that approach itself gave
   alone    every question asked as if it were the first (today's chat)
   concat   previous question + previous answer + question, as one question to retrieval and reader
   expand   retrieval searches with question + previous question + answer; the reader gets the question
-  rewrite  the resolver's standalone question, to retrieval and reader
-  ask      ask(question, history): the rewrite to the reader, rewrite + previous turn to retrieval
+  rewrite+expand  the resolver's standalone question to the reader; retrieval searches with it plus the
+           previous question and answer
+  ask      ask(question, history): the resolver's standalone question to retrieval and reader (chosen)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DATA = ROOT / "tests" / "data" / "conversations.jsonl"
-APPROACHES = ("alone", "concat", "expand", "rewrite", "ask")
+APPROACHES = ("alone", "concat", "expand", "rewrite+expand", "ask")
 
 
 def load(split: str) -> list[dict[str, Any]]:
@@ -60,7 +61,8 @@ def answer_turn(pipe: Any, approach: str, question: str, history: list[Any]) -> 
     if approach == "expand":
         return read_with(pipe, question, question, f"{question} {previous}")
     understood = resolve(question, history)
-    return read_with(pipe, question, understood.question, understood.question)
+    search = f"{understood.question} {previous}" if understood.followup else understood.question
+    return read_with(pipe, question, understood.question, search)
 
 
 def run(pipe: Any, conversations: list[dict[str, Any]], approach: str) -> dict[str, Any]:
@@ -125,12 +127,12 @@ def main() -> None:
         pipe = Pipeline(Settings.load(corpus_dir=work / "corpus", index_dir=work / "index"), log=lambda m: None)
         pipe.ask("What do major non-NATO allies receive?")  # build the index, load the models
         splits = ("dev", "holdout") if args.split == "all" else (args.split,)
-        print(f"{'approach':8} {'split':8} {'first F1':>8} {'follow-up F1':>12} {'turns':>9} "
+        print(f"{'approach':14} {'split':8} {'first F1':>8} {'follow-up F1':>12} {'turns':>9} "
               f"{'first p50':>9} {'follow-up p50':>13} {'ratio':>5}")
         for approach in args.approaches:
             for split in splits:
                 r = run(pipe, load(split), approach)
-                print(f"{approach:8} {split:8} {r['first_f1']:8.1f} {r['followup_f1']:12.1f} "
+                print(f"{approach:14} {split:8} {r['first_f1']:8.1f} {r['followup_f1']:12.1f} "
                       f"{r['first']:>3}+{r['followups']:<3}  {r['first_ms']:7.0f}ms {r['followup_ms']:11.0f}ms "
                       f"{r['followup_ms'] / r['first_ms']:5.2f}", flush=True)
                 if args.misses:

@@ -1,5 +1,5 @@
 """Follow-up questions in a conversation: decide whether a question leans on the earlier turns and, if it
-does, rewrite it into a standalone question and build a search query that carries the previous turn.
+does, rewrite it into a standalone question, which then goes to retrieval and to the reader.
 
 Rule-based (no language model is available): a question is a follow-up when it has a pronoun that points
 outside itself ("who is *its* president?"), starts with "and" / "what about", or is a fragment without a
@@ -7,6 +7,10 @@ verb ("since when?", "of what?"). Pronouns are replaced by a referent from the p
 or the names and noun phrases of its question), chosen by the pronoun's kind: a person (he, his), a thing
 (it, its), a group (they, their), a place (there). Fragments are completed from the previous question and
 answer. Only the last MAX_TURNS turns are looked at, so the cost does not grow with the conversation.
+
+Chosen by measurement (bench/conversations.py, bench/RESULTS.md): also searching with the previous
+question and answer helped a little on the conversations the rules were written with and hurt on held-out
+ones, so retrieval gets the rewritten question alone.
 """
 
 from __future__ import annotations
@@ -57,11 +61,9 @@ class Turn:
 
 @dataclass(frozen=True)
 class Resolution:
-    """How a question is understood. `question` goes to the reader, `search_query` to retrieval; both are
-    the question as asked when it is not a follow-up."""
+    """How a question is understood: `question` is the question as asked unless it is a follow-up."""
 
     question: str
-    search_query: str
     followup: bool
 
 
@@ -88,11 +90,8 @@ def resolve(question: str, history: Sequence[Answer | str] | None = None) -> Res
     """Understand `question` in the light of the earlier turns (see the module docstring)."""
     turns = [t for t in turns_from(history) if t.question.strip()]
     if not turns or not is_followup(question):
-        return Resolution(question, question, followup=False)
-    standalone = rewrite(question, turns)
-    last = turns[-1]
-    context = " ".join(p for p in (last.question, last.answer) if p)
-    return Resolution(standalone, f"{standalone} {context}", followup=True)
+        return Resolution(question, followup=False)
+    return Resolution(rewrite(question, turns), followup=True)
 
 
 def words(text: str) -> list[str]:

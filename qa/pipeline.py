@@ -118,14 +118,13 @@ class Pipeline:
         `history`: the earlier turns of the conversation, oldest first (Answers from ask() or question
         strings); a follow-up question is understood through them (see qa.conversation)."""
         asked = clean_question(question, self.settings.max_question_chars)
-        understood = resolve(asked, history)
-        q = understood.question
+        q = resolve(asked, history).question
         t0 = time.perf_counter()
         retriever = self.retriever()
         t1 = time.perf_counter()
-        vector = retriever.embed(understood.search_query)
+        vector = retriever.embed(q)
         t2 = time.perf_counter()
-        hits = retriever.run(understood.search_query, top_k or self.settings.top_k, query_vector=vector)
+        hits = retriever.run(q, top_k or self.settings.top_k, query_vector=vector)
         t3 = time.perf_counter()
         spans = self.reader.read(q, [h.passage for h in hits])
         t4 = time.perf_counter()
