@@ -10,9 +10,10 @@ from pathlib import Path
 from qa.metrics import best_scores
 
 CONVERSATIONS = Path(__file__).parent / "data" / "conversations.jsonl"
-# Measured (bench/conversations.py, bench/RESULTS.md): follow-up F1 {FOLLOWUP}, first turns {FIRST}.
-FOLLOWUP_FLOOR = 0.0
-FIRST_FLOOR = 0.0
+# Measured (bench/conversations.py, bench/RESULTS.md): follow-up F1 72.6 (67 turns), first turns 79.3 (40);
+# asked without history the same follow-ups score 60.4.
+FOLLOWUP_FLOOR = 70.0
+FIRST_FLOOR = 77.0
 
 
 def test_follow_up_turns_are_answered_through_history(corpus_dir: Path, make_pipeline):
