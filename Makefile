@@ -28,6 +28,7 @@ test: install-test
 bench: install
 	$(BIN)/python bench/reader_speed.py
 	$(BIN)/python bench/ask_latency.py
+	$(BIN)/python bench/conversations.py
 	$(BIN)/python bench/chat_load.py
 	$(BIN)/python bench/index_build.py --large 100000
 	$(BIN)/python bench/scale.py

@@ -1,4 +1,4 @@
-"""The `qa` command: index, ask, serve, eval-reader, train-reader."""
+"""The `qa` command: index, ask, chat, serve, eval, eval-reader, train-reader."""
 
 from __future__ import annotations
 
@@ -40,6 +40,49 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
+    _print_answer(answer)
+    return 0
+
+
+NEW_TOPIC = ("/new", "/new-topic")
+QUIT = ("/quit", "/exit")
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """A conversation in the terminal: follow-up questions are read in the light of the earlier ones."""
+    from qa.conversation import MAX_TURNS
+    from qa.pipeline import Pipeline, QuestionError
+
+    pipeline = Pipeline(_settings(args), log=_log)
+    context: list[Any] = []
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"Ask about the articles. {NEW_TOPIC[0]} starts a new topic, {QUIT[0]} (or Ctrl-D) ends.")
+    while True:
+        try:
+            line = input("> " if interactive else "").strip()
+        except EOFError:
+            return 0
+        if line in QUIT:
+            return 0
+        if line in NEW_TOPIC:
+            context = []
+            print("(new topic)")
+            continue
+        if not line:
+            continue
+        try:
+            answer = pipeline.ask(line, history=context)
+        except QuestionError as exc:
+            print(f"qa: {exc}")
+            continue
+        if answer.resolved_question != answer.question:
+            print(f"  (understood as: {answer.resolved_question})")
+        _print_answer(answer)
+        context = (context + [answer])[-MAX_TURNS:]
+
+
+def _print_answer(answer: Any) -> None:
     if answer.text is None:
         print("I couldn't find that in the articles.")
         for alt in answer.alternatives[:3]:
@@ -50,7 +93,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"  \"{answer.context}\"")
         for alt in answer.alternatives[:3]:
             print(f"  or: {alt.text} ({alt.score:.2f}, {alt.article})")
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -149,6 +191,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--top-k", type=int, help="passages to read (default 5)")
     sp.add_argument("--json", action="store_true", help="print the full answer as JSON")
     sp.set_defaults(func=cmd_ask)
+
+    sp = sub.add_parser("chat", help="a conversation in the terminal: follow-up questions understood "
+                                     f"({NEW_TOPIC[0]} starts a new topic, {QUIT[0]} ends)")
+    common(sp)
+    sp.add_argument("--top-k", type=int, help="passages to read (default 5)")
+    sp.set_defaults(func=cmd_chat)
 
     sp = sub.add_parser("serve", help="start the web chat")
     common(sp)

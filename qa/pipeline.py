@@ -7,10 +7,12 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
+from collections.abc import Sequence
 from typing import Any, Callable
 
 from qa.chunking import Chunker, sentence_spans
 from qa.config import Settings
+from qa.conversation import resolve
 from qa.embedding import Embedder
 from qa.corpus import signature
 from qa.errors import QAError
@@ -139,9 +141,12 @@ class Pipeline:
                     seen = current
             self._stop.wait(self.settings.watch_seconds)
 
-    def ask(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer a question from the articles; `Answer.text` is None when they do not answer it."""
-        q = clean_question(question, self.settings.max_question_chars)
+    def ask(self, question: str, history: Sequence[Answer | str] | None = None, top_k: int | None = None) -> Answer:
+        """Answer a question from the articles; `Answer.text` is None when they do not answer it.
+        `history`: the earlier turns of the conversation, oldest first (Answers from ask() or question
+        strings); a follow-up question is understood through them (see qa.conversation)."""
+        asked = clean_question(question, self.settings.max_question_chars)
+        q = resolve(asked, history).question
         t0 = time.perf_counter()
         retriever = self.retriever()
         t1 = time.perf_counter()
@@ -151,7 +156,8 @@ class Pipeline:
         t3 = time.perf_counter()
         spans = self.reader.read(q, [h.passage for h in hits])
         t4 = time.perf_counter()
-        answer = self.aggregate(q, hits, spans, retriever.articles(hits))
+        answer = self.aggregate(asked, hits, spans, retriever.articles(hits))
+        answer.resolved_question = q
         t5 = time.perf_counter()
         self.timings = {"refresh": t1 - t0, "embed": t2 - t1, "search": t3 - t2, "read": t4 - t3,
                         "aggregate": t5 - t4}
@@ -204,11 +210,13 @@ def get_pipeline(settings: Settings | None = None, **overrides: Any) -> Pipeline
         return _pipelines[settings]
 
 
-def ask(question: str, top_k: int | None = None, **overrides: Any) -> Answer:
-    """Answer a question from the corpus; settings come from the environment or keyword arguments.
-    After the first answer, a watcher thread indexes changes to the corpus folder in the background."""
+def ask(question: str, history: Sequence[Answer | str] | None = None, top_k: int | None = None,
+        **overrides: Any) -> Answer:
+    """Answer a question from the corpus, as a follow-up to `history` (earlier turns, oldest first) if
+    given; settings come from the environment or keyword arguments. After the first answer, a watcher
+    thread indexes changes to the corpus folder in the background."""
     pipeline = get_pipeline(**overrides)
-    answer = pipeline.ask(question, top_k=top_k)
+    answer = pipeline.ask(question, history=history, top_k=top_k)
     pipeline.watch()  # only now: the models are loaded, so the watcher never races their first import
     return answer
 

@@ -72,6 +72,8 @@ class Answer:
     date: str | None = None
     alternatives: list[Answer] = field(default_factory=list)
     passages: list[RetrievedPassage] = field(default_factory=list)
+    # the question as understood: a follow-up rewritten from the conversation, else `question` itself
+    resolved_question: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

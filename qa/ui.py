@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
+from qa.conversation import MAX_TURNS
 from qa.corpus import SUFFIXES, ArticleError, add_file, add_text, delete_file
 from qa.pipeline import Pipeline, QuestionError, get_pipeline
 from qa.types import Answer
@@ -71,16 +72,27 @@ def _passages_block(answer: Answer, open_: bool = False) -> str:
     return f"<details{' open' if open_ else ''}><summary>{summary}</summary><ol>{''.join(items)}</ol></details>"
 
 
+def understood_line(answer: Answer) -> str:
+    """"Understood as: ..." when a follow-up question was rewritten from the conversation, else ""."""
+    resolved = answer.resolved_question
+    if not resolved or resolved == answer.question:
+        return ""
+    return f"<p><small>Understood as: <i>{esc(resolved)}</i></small></p>"
+
+
 def format_answer(answer: Answer) -> str:
-    """HTML for one answer: bold answer, highlighted sentence, source, confidence, collapsed details."""
+    """HTML for one answer: how the question was understood (if rewritten), bold answer, highlighted
+    sentence, source, confidence, collapsed details."""
+    understood = understood_line(answer)
     if answer.text is None:
-        parts = [f"<p>{NOT_FOUND}</p>"]
+        parts = [understood, f"<p>{NOT_FOUND}</p>"]
         if answer.alternatives:
             weak = ", ".join(f"{esc(a.text or '')} ({a.score:.0%})" for a in answer.alternatives[:3])
             parts.append(f"<p><small>Weak guesses I did not trust: {weak}</small></p>")
         parts.append(_passages_block(answer, open_=True))
         return "\n".join(p for p in parts if p)
     parts = [
+        understood,
         f"<p><b>{esc(answer.text)}</b></p>",
         f"<blockquote>{highlighted_context(answer)}</blockquote>",
         f"<p>{_source_line(answer)}</p>",
@@ -124,19 +136,30 @@ def build_app(pipeline: Pipeline) -> Any:
     settings = pipeline.settings
     limit_mb = settings.max_article_bytes / 1_000_000
 
-    def respond(message: str, history: list[dict[str, Any]], progress: Any = gr.Progress()):
-        history = list(history or [])
+    def respond(message: str, history: list[dict[str, Any]], context: list[Answer] | None,
+                progress: Any = gr.Progress()):
+        """Answer `message` as a follow-up to `context` (this topic's earlier answers)."""
+        history, context = list(history or []), list(context or [])
         if not (message or "").strip():
-            return history, ""
+            return history, "", context
         shown = esc(message)
         try:
             progress(0.2, desc="Searching the articles")
-            answer = pipeline.ask(message)
+            answer = pipeline.ask(message, history=context)
             reply = format_answer(answer)
+            context = (context + [answer])[-MAX_TURNS:]
         except QuestionError as exc:
             reply = f"<p>⚠️ {esc(str(exc))}</p>"
         history += [{"role": "user", "content": shown}, {"role": "assistant", "content": reply}]
-        return history, ""
+        return history, "", context
+
+    def new_topic(history: list[dict[str, Any]]):
+        """Forget the context: the next question is read as the first of a conversation."""
+        history = list(history or [])
+        if history:
+            history.append({"role": "assistant", "content": "<p><i>New topic: I'll read the next question "
+                                                            "on its own.</i></p>"})
+        return history, []
 
     def refreshed(status: str) -> tuple[str, Any, str]:
         return articles_table(pipeline), gr.update(choices=article_files(pipeline), value=None), status
@@ -196,11 +219,13 @@ def build_app(pipeline: Pipeline) -> Any:
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Conversation", height=560, elem_id="chat")
+                context = gr.State([])  # this topic's answers, for follow-up questions
                 question = gr.Textbox(placeholder="Ask a question about the articles and press Enter",
                                       show_label=False, elem_id="question", autofocus=True, max_lines=3)
                 with gr.Row():
                     send = gr.Button("Ask", variant="primary", elem_id="ask")
-                    gr.ClearButton([chat, question], value="Clear conversation")
+                    topic = gr.Button("New topic", elem_id="new-topic")
+                    gr.ClearButton([chat, question, context], value="Clear conversation")
                 gr.Examples(EXAMPLES, inputs=question, label="Try")
             with gr.Column(scale=2):
                 gr.Markdown("## Articles")
@@ -220,8 +245,9 @@ def build_app(pipeline: Pipeline) -> Any:
                     sure = gr.Checkbox(label="Yes, delete it from the corpus and the index", value=False)
                     del_btn = gr.Button("Delete article", variant="stop", elem_id="delete")
 
-        question.submit(respond, [question, chat], [chat, question], api_name="ask")
-        send.click(respond, [question, chat], [chat, question], api_visibility="private")
+        question.submit(respond, [question, chat, context], [chat, question, context], api_name="ask")
+        send.click(respond, [question, chat, context], [chat, question, context], api_visibility="private")
+        topic.click(new_topic, [chat], [chat, context], api_visibility="private")
         add_btn.click(upload, [files], [table, choice, status])
         paste_btn.click(paste, [p_title, p_text, p_url], [table, choice, status, p_title, p_text, p_url])
         del_btn.click(delete, [choice, sure], [table, choice, status, sure])

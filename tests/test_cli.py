@@ -45,3 +45,16 @@ def test_help_is_fast_and_lists_commands(tmp_path: Path):
     assert out.returncode == 0
     for command in ("index", "ask", "serve", "eval-reader", "train-reader"):
         assert command in out.stdout
+
+
+def test_chat_follows_the_conversation_until_a_new_topic(corpus_dir: Path, tmp_path: Path):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    lines = ["When will the Summit of the Americas be held?", "And where is it held?", "/new",
+             "And where is it held?", "/quit"]
+    out = subprocess.run([sys.executable, "-m", "qa", "chat"], cwd=tmp_path, input="\n".join(lines) + "\n",
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    first, rest = out.stdout.split("(new topic)")
+    assert "(understood as: where is the Summit of the Americas held?)" in first
+    assert "Los Angeles" in first.split("understood as")[1]
+    assert "understood as" not in rest  # after /new the same words are read on their own

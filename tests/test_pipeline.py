@@ -51,3 +51,29 @@ def test_ask_sees_a_new_article_once_indexed(corpus_dir: Path, make_pipeline):
 def test_bad_questions_get_clear_errors(corpus_dir: Path, make_pipeline, question, message):
     with pytest.raises(QuestionError, match=message):
         make_pipeline(corpus_dir).ask(question)
+
+
+def test_follow_up_is_answered_from_the_conversation(corpus_dir: Path, make_pipeline):
+    """The issue's example: "June", then "And where is it held?" -> Los Angeles, from the same sentence."""
+    pipe = make_pipeline(corpus_dir)
+    first = pipe.ask("When does Biden plan to attend the summit?")
+    assert first.text and "June" in first.text and first.resolved_question == first.question
+    follow = pipe.ask("And where is it held?", history=[first])
+    assert follow.text == "Los Angeles"
+    assert follow.question == "And where is it held?"
+    assert "summit" in follow.resolved_question.lower() and " it " not in follow.resolved_question
+    # A plain question string works as history too (with no answer text, names cannot be told apart:
+    # "Biden" in a string history could be what "it" means, so this one names the summit).
+    assert pipe.ask("And where is it held?", history=["When will the Summit of the Americas be held?"]).text == "Los Angeles"
+
+
+def test_a_standalone_question_is_not_changed_by_history(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    previous = pipe.ask("Who is the president of Venezuela?")
+    answer = pipe.ask(SEED_QUESTION, history=[previous])
+    assert answer.resolved_question == SEED_QUESTION and answer.text == "material and supply loans"
+
+
+def test_history_of_the_wrong_type_is_refused(corpus_dir: Path, make_pipeline):
+    with pytest.raises(TypeError, match="must be an Answer or a question string"):
+        make_pipeline(corpus_dir).ask("Who did he meet?", history=[{"question": "Who is Duque?"}])

@@ -45,3 +45,13 @@ def test_not_found_shows_the_closest_passages():
 
 def test_esc_keeps_text_readable():
     assert esc("Iván's \"ally\" & co #1") == "Iván&#39;s &quot;ally&quot; &amp; co &#35;1"
+
+
+def test_a_rewritten_follow_up_shows_how_it_was_understood():
+    out = format_answer(_answer(question="And where is it held?",
+                                resolved_question="where is the Summit of the Americas held?"))
+    assert "Understood as: <i>where is the Summit of the Americas held?</i>" in out
+    assert "Understood as" not in format_answer(_answer(question="q", resolved_question="q"))
+    not_found = format_answer(Answer(question="Who is his <b>wife</b>?", text=None, score=0.0,
+                                     resolved_question="Who is Duque's <b>wife</b>?"))
+    assert "Understood as: <i>Who is Duque&#39;s &lt;b&gt;wife&lt;/b&gt;?</i>" in not_found and NOT_FOUND in not_found
