@@ -44,7 +44,8 @@ class Settings:
     max_delta_segments: int = 8  # more small segments than this merge into one
     delta_share: float = 0.25  # segments holding more than this share of the base's vectors fold into it
     tombstone_share: float = 0.2  # deleted vectors above this share of all vectors: compact
-    watch_seconds: float = 2.0  # how often the server's indexer looks for changed files
+    watch_seconds: float = 2.0  # how often the server's indexer looks at the corpus folder's mtime
+    watch_full_seconds: float = 30.0  # how often it also stats every file (to catch in-place edits)
     # Reader.
     reader_max_length: int = 384
     reader_stride: int = 128

@@ -126,20 +126,33 @@ class Pipeline:
         self._stop.clear()
 
     def _watch_loop(self) -> None:
+        """Every `watch_seconds`, index the folder if it changed: the folder's own mtime tells at once
+        when a file was added, removed or renamed (an editor's save); a full stat pass of every file,
+        at most every `watch_full_seconds`, also catches files edited in place."""
         seen: str | None = None
+        folder_mtime, full_at = -1, 0.0
         while not self._stop.is_set():
             corpus = self.settings.corpus_dir
-            current = signature(corpus) if corpus.is_dir() else None
-            if current is not None and current != seen:
-                try:
-                    report = self.build_index()
-                    if report.added or report.changed or report.removed or report.full_rebuild:
-                        self.log(f"index updated: {report.summary()}")
+            try:
+                mtime = corpus.stat().st_mtime_ns
+            except OSError:
+                mtime = -1
+            if mtime != folder_mtime or time.monotonic() - full_at >= self.settings.watch_full_seconds:
+                folder_mtime, full_at = mtime, time.monotonic()
+                current = signature(corpus) if mtime >= 0 else None
+                if current is not None and current != seen:
                     seen = current
-                except Exception as exc:  # noqa: BLE001 - the watcher must outlive any one build
-                    self.log(f"indexing failed, retried at the next change: {type(exc).__name__}: {exc}")
-                    seen = current
+                    self._build_quietly()
             self._stop.wait(self.settings.watch_seconds)
+
+    def _build_quietly(self) -> None:
+        """One watcher build: logged, never raised (a failed build is retried at the next change)."""
+        try:
+            report = self.build_index()
+            if report.added or report.changed or report.removed or report.full_rebuild:
+                self.log(f"index updated: {report.summary()}")
+        except Exception as exc:  # noqa: BLE001 - the watcher must outlive any one build
+            self.log(f"indexing failed, retried at the next change: {type(exc).__name__}: {exc}")
 
     def ask(self, question: str, history: Sequence[Answer | str] | None = None, top_k: int | None = None) -> Answer:
         """Answer a question from the articles; `Answer.text` is None when they do not answer it.
