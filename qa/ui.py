@@ -279,13 +279,15 @@ def editing_tabs(pipeline: Pipeline, archive: Archive, mode: Mode, table: Any) -
         p_url = gr.Textbox(label="URL (optional)", elem_id="paste-url")
         paste_btn = gr.Button("Add article", elem_id="add-text")
     with gr.Tab("Delete"):
-        choice = gr.Dropdown(article_files(pipeline), label="Article file", elem_id="delete-choice")
+        # Values outside the page's list are allowed: the list may be older than the archive, which checks.
+        choice = gr.Dropdown(article_files(pipeline), label="Article file", elem_id="delete-choice",
+                             allow_custom_value=True)
         sure = gr.Checkbox(label="Yes, delete it (it moves to the trash and can be restored)", value=False,
                            elem_id="delete-sure")
         del_btn = gr.Button("Delete article", variant="stop", elem_id="delete")
     with gr.Tab("Trash"):
         trashed = gr.Dropdown(trash_choices(archive), label="Deleted or replaced files, newest first",
-                              elem_id="trash-choice")
+                              elem_id="trash-choice", allow_custom_value=True)
         restore_btn = gr.Button("Restore", elem_id="restore")
 
     shown = [table, choice, status, trashed]
