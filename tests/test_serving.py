@@ -139,22 +139,24 @@ def test_every_editing_endpoint_refuses_callers_without_sign_in(editors_server):
     assert "editors mode" in (folder / "server.log").read_text().splitlines()[0]
     before = _files(corpus)
     with _client(url) as editor, _client(url) as anon:
-        assert _sign_in(editor).status_code == 200
+        signed_in = _sign_in(editor)
         config = editor.get("admin/config").json()  # the editing page's own list of functions
         functions = _backend_functions(config)
         assert {"upload", "paste", "delete", "restore"} <= {d["api_name"] for d in functions}
         staged = editor.post("admin/gradio_api/upload", files=[("files", LIBRARY)]).json()[0]
         file = {"path": staged, "orig_name": LIBRARY[0], "meta": {"_type": "gradio.FileData"}}
 
-        assert _sign_in(anon, "wrong-password").status_code == 400
-        anon.cookies.set(next(iter(editor.cookies)), "forged-token")
-        assert anon.get("admin/config").status_code == 401
-        assert anon.post("admin/gradio_api/upload", files=[("files", LIBRARY)]).status_code == 401
         for dep in functions:
             args = _arguments(config, dep, file)
             assert _join(anon, "admin/", dep["id"], args).status_code == 401, dep["api_name"]
             assert anon.post(f"admin/gradio_api/call/{dep['api_name']}", json={"data": args}).status_code == 401
             assert anon.post(f"admin/gradio_api/run/{dep['api_name']}", json={"data": args}).status_code == 401
+        assert anon.get("admin/config").status_code == 401
+        assert anon.post("admin/gradio_api/upload", files=[("files", LIBRARY)]).status_code == 401
+        assert signed_in.status_code == 200
+        assert _sign_in(anon, "wrong-password").status_code == 400
+        anon.cookies.set(next(iter(editor.cookies)), "forged-token")
+        assert anon.get("admin/config").status_code == 401
     assert _files(corpus) == before
     _open_endpoints_change_nothing(url, corpus)
 
