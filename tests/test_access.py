@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 import time
@@ -51,7 +52,6 @@ def test_password_from_the_environment_is_removed_from_it(monkeypatch):
     monkeypatch.setenv("QA_ADMIN_PASSWORD", "from-the-env")
     editors = load_editors()
     assert editors is not None and editors.verify("editor", "from-the-env")
-    import os
     assert "QA_ADMIN_PASSWORD" not in os.environ
     assert load_editors() is None
     monkeypatch.setenv("QA_ADMIN_PASSWORD", "from-the-env")

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import CNN_ARTICLE, SEED_QUESTION, running_app
+from conftest import SEED_QUESTION, running_app
 
 pytestmark = pytest.mark.slow
 
