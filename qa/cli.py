@@ -1,4 +1,4 @@
-"""The `qa` command: index, ask, chat, serve, eval, eval-reader, train-reader."""
+"""The `qa` command: index, ask, chat, serve, restore, trash, eval, eval-reader, train-reader."""
 
 from __future__ import annotations
 
@@ -96,10 +96,51 @@ def _print_answer(answer: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from qa.access import load_editors
     from qa.ui import serve
 
+    editors = load_editors(args.admin_password, args.admin_password_file)
     serve(_settings(args), host=args.host, port=args.port, share=args.share,
-          concurrency=args.concurrency)
+          concurrency=args.concurrency, network=args.network, editors=editors)
+    return 0
+
+
+def _cli_editor() -> str:
+    import getpass
+
+    return f"{getpass.getuser()}@cli"
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from qa.archive import Archive
+    from qa.pipeline import Pipeline
+
+    settings = _settings(args)
+    pipeline = Pipeline(settings, log=_log)
+    change = Archive.from_settings(settings, on_change=lambda files: pipeline.build_index(files=files)).restore(
+        args.name, _cli_editor())
+    print(f"restored {change.files[0]} into {settings.corpus_dir}")
+    for item in change.trashed:
+        print(f"the file it replaced is in the trash as {item.id}")
+    print(change.index.summary())
+    return 0
+
+
+def cmd_trash(args: argparse.Namespace) -> int:
+    from qa.archive import Archive
+
+    archive = Archive.from_settings(_settings(args))
+    if args.purge:
+        change = archive.purge(_cli_editor(), older_than_days=args.older_than)
+        print(f"purged {len(change.files)} file(s) from {archive.trash_dir}")
+        return 0
+    if args.older_than is not None:
+        raise ValueError("--older-than goes with --purge")
+    items = archive.trash()
+    for item in items:
+        print(f"{item.id}  {item.name}  {item.reason} {item.deleted_at:%Y-%m-%d %H:%M} UTC by {item.editor}")
+    print(f"{len(items)} file(s) in {archive.trash_dir}; bring one back with `qa restore NAME-or-ID`",
+          file=sys.stderr)
     return 0
 
 
@@ -204,7 +245,24 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--port", type=int, default=7860)
     sp.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs internet)")
     sp.add_argument("--concurrency", type=int, default=4, help="questions answered at the same time")
+    sp.add_argument("--network", action="store_true",
+                    help="others reach this server although it listens on loopback (a reverse proxy or tunnel "
+                         "on this computer): read-only unless an editor password is set")
+    sp.add_argument("--admin-password", help="editor password for /admin (visible to other users of this "
+                                             "computer in the process list: prefer $QA_ADMIN_PASSWORD or a file)")
+    sp.add_argument("--admin-password-file", help="file with the editor password, or lines name:password")
     sp.set_defaults(func=cmd_serve)
+
+    sp = sub.add_parser("restore", help="bring a deleted or replaced article file back from the trash, and index it")
+    sp.add_argument("name", help="file name (its newest version in the trash) or trash item id (see `qa trash`)")
+    common(sp)
+    sp.set_defaults(func=cmd_restore)
+
+    sp = sub.add_parser("trash", help="list the trash (deleted and replaced article files), or empty it")
+    common(sp)
+    sp.add_argument("--purge", action="store_true", help="delete the files in the trash for good")
+    sp.add_argument("--older-than", type=float, metavar="DAYS", help="with --purge: only those trashed over DAYS ago")
+    sp.set_defaults(func=cmd_trash)
 
     sp = sub.add_parser("eval", help="score answers to a question file (JSONL against the index, or SQuAD open-domain)")
     sp.add_argument("file", help='SQuAD .json/.json.gz (its articles are indexed in a temporary folder) or '

@@ -19,6 +19,11 @@ ENV = {
     "QA_EMBEDDING_MODEL": "embedding_model",
     "QA_TOP_K": "top_k",
     "QA_NULL_THRESHOLD": "null_threshold",
+    "QA_ASKS_PER_MINUTE": "asks_per_minute",
+    "QA_ASK_BACKLOG": "ask_backlog",
+    "QA_UPLOAD_FILES_PER_REQUEST": "upload_files_per_request",
+    "QA_UPLOADS_PER_MINUTE": "uploads_per_minute",
+    "QA_LOGIN_FAILURES_PER_MINUTE": "login_failures_per_minute",
 }
 
 
@@ -53,6 +58,12 @@ class Settings:
     null_threshold: float = 0.0  # a span must beat its window's null (CLS) logit sum by this much
     max_question_chars: int = 1000
     max_article_bytes: int = 10_000_000
+    # Serving to others: limits per client address (asks) or per editor (uploads).
+    asks_per_minute: int = 30
+    ask_backlog: int = 16  # questions waiting for a free answering slot; beyond that: "busy, try again"
+    upload_files_per_request: int = 20
+    uploads_per_minute: int = 60  # files uploaded or pasted
+    login_failures_per_minute: int = 10  # failed editor sign-ins (all clients together) before a pause
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -7,12 +7,19 @@ so markup inside an article is shown as text and never run.
 from __future__ import annotations
 
 import html
+import math
+import sys
 from pathlib import Path
 from typing import Any
 
+import gradio as gr  # at module level: Gradio reads the handlers' `gr.Request` annotations from here
+
+from qa.access import Editors, Mode, decide_mode, editor_of, notice
+from qa.archive import Archive, Change
 from qa.config import Settings
 from qa.conversation import MAX_TURNS
-from qa.corpus import SUFFIXES, ArticleError, add_file, add_text, delete_file
+from qa.corpus import SUFFIXES, ArticleError
+from qa.limits import AskGuard, Busy, RateLimiter
 from qa.pipeline import Pipeline, QuestionError, get_pipeline
 from qa.types import Answer
 
@@ -129,12 +136,11 @@ def article_files(pipeline: Pipeline) -> list[str]:
     return pipeline.retriever().snapshot.sources()
 
 
-def build_app(pipeline: Pipeline) -> Any:
-    """The Gradio Blocks app over one pipeline (models and index already loaded by the caller)."""
-    import gradio as gr
-
+def build_app(pipeline: Pipeline, archive: Archive, mode: Mode = Mode.LOCAL, guard: AskGuard | None = None) -> Any:
+    """The chat page (Gradio Blocks) over one pipeline (models and index already loaded by the caller).
+    Its editing tabs exist only in local mode; elsewhere editing is on the /admin page (`build_admin_app`)."""
     settings = pipeline.settings
-    limit_mb = settings.max_article_bytes / 1_000_000
+    guard = guard or AskGuard(4, settings.ask_backlog, settings.asks_per_minute)
 
     def respond(message: str, history: list[dict[str, Any]], context: list[Answer] | None,
                 progress: Any = gr.Progress()):
@@ -161,61 +167,21 @@ def build_app(pipeline: Pipeline) -> Any:
                                                             "on its own.</i></p>"})
         return history, []
 
-    def refreshed(status: str) -> tuple[str, Any, str]:
-        return articles_table(pipeline), gr.update(choices=article_files(pipeline), value=None), status
-
-    def reindex(progress: Any) -> str:
-        progress(0.5, desc="Embedding the new article and updating the index")
-        report = pipeline.build_index()
-        return (f"{report.passages_embedded} passages embedded in {report.seconds:.1f}s; "
-                f"the index has {report.articles_total} articles.")
-
-    def upload(files: list[Any] | None, progress: Any = gr.Progress()):
-        if not files:
-            return refreshed("Choose one or more files first.")
-        added, refused = [], []
-        for f in files:
-            path = Path(f if isinstance(f, str) else f.name)
-            name = getattr(f, "orig_name", None) or path.name
-            try:
-                size = path.stat().st_size
-                if size > settings.max_article_bytes:
-                    raise ArticleError(f"refused {name!r}: {size:,} bytes is over the "
-                                       f"{settings.max_article_bytes:,}-byte limit")
-                articles = add_file(settings.corpus_dir, name, path.read_bytes(), settings.max_article_bytes)
-                added += [a.title for a in articles]
-            except ArticleError as exc:
-                refused.append(str(exc))
-        status = []
-        if added:
-            status.append("Added: " + "; ".join(esc(t) for t in added) + ". " + reindex(progress))
-        status += [f"⚠️ Not added: {esc(r)}" for r in refused]
-        return refreshed("<br>".join(status))
-
-    def paste(title: str, text: str, url: str, progress: Any = gr.Progress()):
+    def ask(message: str, history: list[dict[str, Any]], context: list[Answer] | None, request: gr.Request,
+            progress: Any = gr.Progress()):
+        """`respond`, within the per-client rate and the bounded wait for an answering slot."""
         try:
-            articles = add_text(settings.corpus_dir, title, text, url=url.strip() or None,
-                                max_bytes=settings.max_article_bytes)
-        except ArticleError as exc:
-            return (*refreshed(f"⚠️ {esc(str(exc))}"), title, text, url)
-        return (*refreshed(f"Added: {esc(articles[0].title)}. " + reindex(progress)), "", "", "")
-
-    def delete(name: str | None, confirmed: bool, progress: Any = gr.Progress()):
-        if not name:
-            return (*refreshed("Pick an article file to delete."), False)
-        if not confirmed:
-            return (*refreshed(f"Tick “Yes, delete” to confirm deleting {esc(name)}."), False)
-        try:
-            delete_file(settings.corpus_dir, name)
-        except ArticleError as exc:
-            return (*refreshed(f"⚠️ {esc(str(exc))}"), False)
-        progress(0.5, desc="Removing it from the index")
-        pipeline.build_index()
-        return (*refreshed(f"Deleted {esc(name)} from the corpus and the index."), False)
+            with guard.admit(client_address(request)):
+                return respond(message, history, context, progress)
+        except Busy as busy:
+            reply = f"<p>⏳ {esc(str(busy))}</p>"
+            return [*(history or []), {"role": "user", "content": esc(message)},
+                    {"role": "assistant", "content": reply}], message, context
 
     with gr.Blocks(title="qa — answers from your news articles") as app:
         gr.Markdown("# qa — ask your news articles\nAnswers are extracted word for word from the articles "
                     "below, with the sentence they come from. Everything runs on this computer.")
+        gr.HTML(f"<p>{'✏️' if mode is Mode.LOCAL else '🔒'} {esc(notice(mode))}</p>", elem_id="access")
         with gr.Row():
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Conversation", height=560, elem_id="chat")
@@ -230,28 +196,174 @@ def build_app(pipeline: Pipeline) -> Any:
             with gr.Column(scale=2):
                 gr.Markdown("## Articles")
                 table = gr.HTML(articles_table(pipeline), elem_id="articles")
-                status = gr.HTML("", elem_id="status")
-                with gr.Tab("Upload"):
-                    files = gr.File(label=f"Articles ({', '.join(sorted(SUFFIXES))}; up to {limit_mb:g} MB each)",
-                                    file_count="multiple", file_types=sorted(SUFFIXES), elem_id="upload")
-                    add_btn = gr.Button("Add to the corpus", elem_id="add-files")
-                with gr.Tab("Paste text"):
-                    p_title = gr.Textbox(label="Title", elem_id="paste-title")
-                    p_text = gr.Textbox(label="Article text", lines=8, elem_id="paste-text")
-                    p_url = gr.Textbox(label="URL (optional)", elem_id="paste-url")
-                    paste_btn = gr.Button("Add article", elem_id="add-text")
-                with gr.Tab("Delete"):
-                    choice = gr.Dropdown(article_files(pipeline), label="Article file", elem_id="delete-choice")
-                    sure = gr.Checkbox(label="Yes, delete it from the corpus and the index", value=False)
-                    del_btn = gr.Button("Delete article", variant="stop", elem_id="delete")
+                if mode is Mode.LOCAL:
+                    editing_tabs(pipeline, archive, mode, table)
 
-        question.submit(respond, [question, chat, context], [chat, question, context], api_name="ask")
-        send.click(respond, [question, chat, context], [chat, question, context], api_visibility="private")
+        # Our guard bounds the questions answered and waiting, so Gradio's own per-event limit is lifted.
+        question.submit(ask, [question, chat, context], [chat, question, context], api_name="ask",
+                        concurrency_limit=None)
+        send.click(ask, [question, chat, context], [chat, question, context], api_visibility="private",
+                   concurrency_limit=None)
         topic.click(new_topic, [chat], [chat, context], api_visibility="private")
-        add_btn.click(upload, [files], [table, choice, status])
-        paste_btn.click(paste, [p_title, p_text, p_url], [table, choice, status, p_title, p_text, p_url])
-        del_btn.click(delete, [choice, sure], [table, choice, status, sure])
     return app
+
+
+def build_admin_app(pipeline: Pipeline, archive: Archive, mode: Mode) -> Any:
+    """The editing page, served at /admin behind the editors' sign-in."""
+    with gr.Blocks(title="qa — editing the archive") as app:
+        gr.Markdown("# qa — editing the archive\n[Back to the chat](../)")
+        signed_in = gr.HTML("", elem_id="signed-in")
+        table = gr.HTML(articles_table(pipeline), elem_id="articles")
+        editing_tabs(pipeline, archive, mode, table)
+
+        def whoami(request: gr.Request) -> str:
+            return f"<p>Signed in as <b>{esc(request.username or '')}</b> · <a href='logout'>sign out</a></p>"
+
+        app.load(whoami, None, signed_in, api_visibility="private")
+    return app
+
+
+def editing_tabs(pipeline: Pipeline, archive: Archive, mode: Mode, table: Any) -> None:
+    """Upload, paste, delete and trash tabs, inside the Blocks being built. Every handler checks the
+    caller's role itself (the page that shows them is not the protection), then calls one Archive method."""
+    settings = pipeline.settings
+    limit_mb = settings.max_article_bytes / 1_000_000
+    uploads = RateLimiter(settings.uploads_per_minute)
+
+    def editor(request: gr.Request) -> str | None:
+        return editor_of(mode, request.username, client_address(request))
+
+    def refreshed(status: str) -> tuple[str, Any, str, Any]:
+        return (articles_table(pipeline), gr.update(choices=article_files(pipeline), value=None), status,
+                gr.update(choices=trash_choices(archive), value=None))
+
+    def within_limits(who: str, files: int) -> str | None:
+        if files > settings.upload_files_per_request:
+            return (f"⚠️ Not added: {files} files in one upload; the limit is "
+                    f"{settings.upload_files_per_request}.")
+        wait = uploads.take(who, files)
+        return (f"⏳ Busy: more than {settings.uploads_per_minute} files a minute; try again in "
+                f"{math.ceil(wait)} s.") if wait else None
+
+    def upload(files: list[Any] | None, request: gr.Request, progress: Any = gr.Progress()):
+        who = editor(request)
+        if who is None:
+            return refreshed(REFUSED)
+        if not files:
+            return refreshed("Choose one or more files first.")
+        refusal = within_limits(who, len(files))
+        if refusal:
+            return refreshed(refusal)
+        progress(0.3, desc="Adding and indexing")
+        items = [(getattr(f, "orig_name", None) or Path(_path(f)).name, Path(_path(f)).read_bytes()) for f in files]
+        return refreshed(render_change(archive.add_files(items, who)))
+
+    def paste(title: str, text: str, url: str, request: gr.Request, progress: Any = gr.Progress()):
+        who = editor(request)
+        if who is None:
+            return (*refreshed(REFUSED), title, text, url)
+        refusal = within_limits(who, 1)
+        if refusal:
+            return (*refreshed(refusal), title, text, url)
+        progress(0.3, desc="Adding and indexing")
+        try:
+            change = archive.add_text(title, text, who, url=(url or "").strip() or None)
+        except ArticleError as exc:
+            return (*refreshed(f"⚠️ {esc(str(exc))}"), title, text, url)
+        return (*refreshed(render_change(change)), "", "", "")
+
+    def delete(name: str | None, confirmed: bool, request: gr.Request, progress: Any = gr.Progress()):
+        who = editor(request)
+        if who is None:
+            return (*refreshed(REFUSED), False)
+        if not name:
+            return (*refreshed("Pick an article file to delete."), False)
+        if not confirmed:
+            return (*refreshed(f"Tick “Yes, delete” to confirm deleting {esc(name)}."), False)
+        progress(0.3, desc="Moving it to the trash and updating the index")
+        try:
+            change = archive.delete(name, who)
+        except ArticleError as exc:
+            return (*refreshed(f"⚠️ {esc(str(exc))}"), False)
+        return (*refreshed(render_change(change)), False)
+
+    def restore(item: str | None, request: gr.Request, progress: Any = gr.Progress()):
+        who = editor(request)
+        if who is None:
+            return refreshed(REFUSED)
+        if not item:
+            return refreshed("Pick a file in the trash to restore.")
+        progress(0.3, desc="Restoring and indexing")
+        try:
+            change = archive.restore(item, who)
+        except ArticleError as exc:
+            return refreshed(f"⚠️ {esc(str(exc))}")
+        return refreshed(render_change(change))
+
+    status = gr.HTML("", elem_id="status")
+    with gr.Tab("Upload"):
+        files = gr.File(label=f"Articles ({', '.join(sorted(SUFFIXES))}; up to {limit_mb:g} MB each, "
+                              f"{settings.upload_files_per_request} at a time)",
+                        file_count="multiple", file_types=sorted(SUFFIXES), elem_id="upload")
+        add_btn = gr.Button("Add to the corpus", elem_id="add-files")
+    with gr.Tab("Paste text"):
+        p_title = gr.Textbox(label="Title", elem_id="paste-title")
+        p_text = gr.Textbox(label="Article text", lines=8, elem_id="paste-text")
+        p_url = gr.Textbox(label="URL (optional)", elem_id="paste-url")
+        paste_btn = gr.Button("Add article", elem_id="add-text")
+    with gr.Tab("Delete"):
+        # Values outside the page's list are allowed: the list may be older than the archive, which checks.
+        choice = gr.Dropdown(article_files(pipeline), label="Article file", elem_id="delete-choice",
+                             allow_custom_value=True)
+        sure = gr.Checkbox(label="Yes, delete it (it moves to the trash and can be restored)", value=False,
+                           elem_id="delete-sure")
+        del_btn = gr.Button("Delete article", variant="stop", elem_id="delete")
+    with gr.Tab("Trash"):
+        trashed = gr.Dropdown(trash_choices(archive), label="Deleted or replaced files, newest first",
+                              elem_id="trash-choice", allow_custom_value=True)
+        restore_btn = gr.Button("Restore", elem_id="restore")
+
+    shown = [table, choice, status, trashed]
+    add_btn.click(upload, [files], shown, api_name="upload")
+    paste_btn.click(paste, [p_title, p_text, p_url], [*shown, p_title, p_text, p_url], api_name="paste")
+    del_btn.click(delete, [choice, sure], [*shown, sure], api_name="delete")
+    restore_btn.click(restore, [trashed], shown, api_name="restore")
+
+
+REFUSED = "⚠️ Only editors can change the articles."
+
+
+def _path(file: Any) -> str:
+    return file if isinstance(file, str) else file.name
+
+
+def client_address(request: Any) -> str:
+    """The caller's IP address as the server sees it (a reverse proxy's, when behind one)."""
+    return getattr(getattr(request, "client", None), "host", None) or "unknown"
+
+
+def trash_choices(archive: Archive) -> list[tuple[str, str]]:
+    return [(f"{i.name} — {i.reason} {i.deleted_at:%Y-%m-%d %H:%M} UTC by {i.editor}", i.id) for i in archive.trash()]
+
+
+def render_change(change: Change) -> str:
+    """The status line for one archive change (HTML, everything from users escaped)."""
+    parts = []
+    if change.action == "add" and change.files:
+        parts.append("Added: " + "; ".join(esc(t) for t in change.titles or change.files) + ".")
+    elif change.action == "delete":
+        parts.append(f"Moved {esc(change.files[0])} to the trash (restore it from the Trash tab, or with "
+                     f"<code>qa restore {esc(change.files[0])}</code>); it is out of the index.")
+    elif change.action == "restore":
+        parts.append(f"Restored {esc(change.files[0])} from the trash.")
+    if change.action != "delete":
+        parts += [f"The previous {esc(t.name)} is in the trash." for t in change.trashed]
+    if change.index is not None:
+        report = change.index
+        parts.append(f"{report.passages_embedded} passages embedded in {report.seconds:.1f}s; "
+                     f"the index has {report.articles_total} articles.")
+    status = [" ".join(parts)] if parts else []
+    return "<br>".join(status + [f"⚠️ Not added: {esc(r)}" for r in change.refused])
 
 
 CSS = """
@@ -262,12 +374,93 @@ CSS = """
 
 
 def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
-          concurrency: int = 4) -> None:
-    """Load models and index once, then serve the chat (Gradio queue, `concurrency` answers at a time)."""
+          concurrency: int = 4, network: bool = False, editors: Editors | None = None) -> None:
+    """Load models and index once, then serve the chat at / (and, with editors, the editing page at
+    /admin). The first log line says who may change the archive."""
+    mode = decide_mode(host, share, network, editors)
+    print(f"qa serve: {mode.value} mode. {notice(mode)}", file=sys.stderr, flush=True)
     pipeline = get_pipeline(settings)
     pipeline.reader.load()
     pipeline.retriever()
     pipeline.watch()  # indexes changes to the corpus folder in the background
-    app = build_app(pipeline)
-    app.queue(default_concurrency_limit=concurrency)
-    app.launch(server_name=host, server_port=port, share=share, css=CSS, show_error=True)
+    archive = Archive.from_settings(pipeline.settings, on_change=lambda files: pipeline.build_index(files=files))
+    app = build_server(pipeline, archive, mode, editors, concurrency)
+    run_server(app, host, port, share)
+
+
+def build_server(pipeline: Pipeline, archive: Archive, mode: Mode, editors: Editors | None,
+                 concurrency: int) -> Any:
+    """One FastAPI app: the chat at /, and in editors mode the editing page at /admin behind Gradio's
+    sign-in, which guards every route of that page (its API endpoints and file uploads included)."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+
+    s = pipeline.settings
+    guard = AskGuard(concurrency, s.ask_backlog, s.asks_per_minute)
+    server = FastAPI()
+    if mode is not Mode.LOCAL:
+        @server.middleware("http")
+        async def no_anonymous_uploads(request: Request, call_next: Any) -> Any:
+            # The chat page has no file inputs outside local mode; Gradio's upload route stays open anyway.
+            if request.url.path.rstrip("/") == "/gradio_api/upload":
+                return JSONResponse({"error": "uploads need an editor: sign in at /admin"}, status_code=403)
+            return await call_next(request)
+
+    if mode is Mode.EDITORS:
+        assert editors is not None
+        admin = build_admin_app(pipeline, archive, mode)
+        admin.queue(default_concurrency_limit=1)
+        gr.mount_gradio_app(server, admin, "/admin", auth=sign_in(editors, s.login_failures_per_minute),
+                            auth_message="Editors only: sign in to add, delete or restore articles.",
+                            max_file_size=s.max_article_bytes, css=CSS, show_error=True)
+    chat = build_app(pipeline, archive, mode, guard)
+    # A safety net for every event; questions are bounded sooner, with a "try again" message, by `guard`.
+    chat.queue(default_concurrency_limit=concurrency, max_size=2 * (concurrency + s.ask_backlog))
+    gr.mount_gradio_app(server, chat, "/", max_file_size=s.max_article_bytes, css=CSS, show_error=True)
+    return server
+
+
+def sign_in(editors: Editors, failures_per_minute: int) -> Any:
+    """Gradio's sign-in check: the password hash is computed off the event loop, and after
+    `failures_per_minute` failed attempts (from anyone) sign-ins pause until the minute is over."""
+    import asyncio
+
+    failures = RateLimiter(failures_per_minute)
+
+    async def check(name: str, password: str) -> bool:
+        if failures.wait("sign-in"):
+            return False
+        ok = await asyncio.to_thread(editors.verify, name, password)
+        if not ok:
+            failures.take("sign-in")
+        return ok
+
+    return check
+
+
+def run_server(app: Any, host: str, port: int, share: bool) -> None:
+    """Serve until interrupted; with `share`, also open a public Gradio share link once it is up."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    if share:
+        threading.Thread(target=_share_link, args=(server, host, port), daemon=True).start()
+    print(f"qa serve: open http://{host}:{port}/", file=sys.stderr, flush=True)
+    server.run()
+
+
+def _share_link(server: Any, host: str, port: int) -> None:
+    import secrets
+    import time
+
+    from gradio import networking
+
+    while not server.started:
+        time.sleep(0.1)
+    try:
+        url = networking.setup_tunnel(host, port, secrets.token_urlsafe(32), None, None)
+        print(f"qa serve: public link {url}", file=sys.stderr, flush=True)
+    except Exception as exc:  # no internet, or Gradio's share server refused: the local server goes on
+        print(f"qa serve: no public link ({exc})", file=sys.stderr, flush=True)

@@ -9,7 +9,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -67,24 +69,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    """The chat app (app.py) in a subprocess on a free loopback port, over a copy of the seed corpus."""
-    corpus = tmp_path / "corpus"
+@contextmanager
+def running_app(folder: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path, float]]:
+    """The chat app (app.py) in a subprocess on a free loopback port, over a copy of the seed corpus in
+    `folder`, with extra command-line `args` and environment; yields (url, corpus folder, start time)."""
+    corpus = folder / "corpus"
     shutil.copytree(SEED_CORPUS, corpus)
     port = _free_port()
-    log = open(tmp_path / "server.log", "w")
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    log = open(folder / "server.log", "w")
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("QA_ADMIN_")}  # tests set their own
+    env = {**inherited, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--corpus", str(corpus),
-         "--index", str(tmp_path / "index")],
-        cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=env)
+         "--index", str(folder / "index"), *args],
+        cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(600):
             if proc.poll() is not None:
-                raise RuntimeError(f"app exited: {(tmp_path / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(f"app exited: {(folder / 'server.log').read_text()[-2000:]}")
             try:
                 urllib.request.urlopen(url, timeout=1)
                 break
@@ -97,3 +101,10 @@ def server(tmp_path: Path):
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """The chat app on loopback in local mode (editing on the chat page), over a copy of the seed corpus."""
+    with running_app(tmp_path) as running:
+        yield running
