@@ -9,6 +9,7 @@ old index until the new one is complete.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -120,8 +121,10 @@ class Indexer:
         self.batch_passages = batch_passages
         self.log = log
 
+    @functools.cached_property
     def fingerprint(self) -> dict[str, Any]:
-        """What the store records about embedding and chunking: a change to any of it forces a rebuild."""
+        """What the store records about embedding and chunking: a change to any of it forces a rebuild
+        (computed once: hashing the tokenizer's vocabulary takes tens of milliseconds)."""
         vocab = self.chunker.tokenizer.get_vocab()
         tokens = hashlib.sha1(json.dumps(sorted(vocab.items())).encode()).hexdigest()[:16]
         return {"embedding_model": self.embedding_model,
@@ -142,7 +145,7 @@ class Indexer:
                 log(f"index will be rebuilt in full: {report.full_rebuild}")
                 w.clear()
                 files = None
-            w.set("settings", json.dumps(self.fingerprint(), sort_keys=True))
+            w.set("settings", json.dumps(self.fingerprint, sort_keys=True))
             stats = self._stats(files)
             plan = plan_build(w.sources(), stats, None if files is None else set(files))
             report.unchanged = self._kept_articles(w, plan)
@@ -169,7 +172,7 @@ class Indexer:
             return f"index segment {damaged[0]} is missing or damaged"
         if requested:
             return "requested (--rebuild)"
-        new = self.fingerprint()
+        new = self.fingerprint
         if old.get("embedding_model") != new["embedding_model"]:
             return f"embedding model changed from {old.get('embedding_model')!r} to {new['embedding_model']!r}"
         if old.get("chunking") != new["chunking"]:
