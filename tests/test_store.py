@@ -233,3 +233,21 @@ def test_a_newer_format_is_refused(tmp_path: Path):
     conn.close()
     with pytest.raises(StoreError, match="newer qa"):
         Store(tmp_path).snapshot()
+
+
+def test_new_passages_are_found_when_tombstones_outnumber_them(tmp_path: Path):
+    """Every live passage is found by its own vector, however many deleted ones other segments hide."""
+    rng = np.random.default_rng(8)
+    store = Store(tmp_path)
+    with store.writer() as w:
+        _add(w, 0, 30, rng)
+    _compact(store, MergePolicy(), force=True)
+    with store.writer() as w:
+        for i in range(3):
+            w.delete_article(f"a{i}")  # 9 tombstones in the base
+    with store.writer() as w:
+        new = _add(w, 100, 2, rng)  # a 6-vector delta: fewer vectors than tombstones
+    snap = store.snapshot()
+    assert len(snap.hidden) == 9 and len(snap.segments) == 2
+    for pid, vector in new.items():
+        assert snap.search_vectors(vector, 5)[0][0] == pid

@@ -145,22 +145,29 @@ def segment_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(ids_parts).astype(np.int64), np.concatenate(vec_parts)
 
 
-def search(segments: list[tuple[Any, np.ndarray]], query: np.ndarray, k: int, nprobe: int) -> list[tuple[int, float]]:
-    """(id, inner product) of the k best vectors over all (segment, hidden ids) pairs, best first."""
+def hiding(hidden: np.ndarray) -> Any:
+    """A FAISS selector that hides these ids (None when there are none); build once, search many times."""
+    import faiss
+
+    return faiss.IDSelectorNot(faiss.IDSelectorBatch(hidden)) if len(hidden) else None
+
+
+def search(indexes: list[Any], query: np.ndarray, k: int, nprobe: int, selector: Any = None) -> list[tuple[int, float]]:
+    """(id, inner product) of the k best vectors over all segments, best first; ids the `selector`
+    hides never come back (FAISS skips them inside the search, so each segment still gives its k best)."""
     import faiss
 
     q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
     found: list[tuple[int, float]] = []
-    for index, hidden in segments:
-        live = index.ntotal - len(hidden)
-        if live <= 0 or k <= 0:
+    for index in indexes:
+        if index.ntotal == 0 or k <= 0:
             continue
-        sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(hidden)) if len(hidden) else None
         if nlist_of(index):
-            params = faiss.SearchParametersIVF(sel=sel, nprobe=nprobe) if sel else faiss.SearchParametersIVF(nprobe=nprobe)
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe) if selector else \
+                faiss.SearchParametersIVF(nprobe=nprobe)
         else:
-            params = faiss.SearchParameters(sel=sel) if sel else None
-        scores, ids = index.search(q, min(k, live), params=params)
+            params = faiss.SearchParameters(sel=selector) if selector else None
+        scores, ids = index.search(q, min(k, index.ntotal), params=params)
         found.extend((int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0)
     found.sort(key=lambda t: -t[1])
     return found[:k]

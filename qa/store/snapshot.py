@@ -37,6 +37,7 @@ class Snapshot:
         self.segments = segments
         self.hidden = hidden
         self.nprobe = nprobe
+        self._selector = seg.hiding(hidden)
 
     def _rows(self, sql: str, args: dict[str, Any]) -> list[tuple]:
         with self._lock:
@@ -49,7 +50,7 @@ class Snapshot:
     # --- search -------------------------------------------------------------------------------------
     def search_vectors(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(passage id, cosine similarity) of the k nearest live passages, best first."""
-        return seg.search([(index, self.hidden) for _, index in self.segments], query, k, self.nprobe)
+        return seg.search([index for _, index in self.segments], query, k, self.nprobe, self._selector)
 
     def search_keywords(self, text: str, k: int) -> list[tuple[int, float]]:
         """(passage id, BM25 score) of up to k passages sharing a term with `text`, best first."""
