@@ -87,6 +87,8 @@ class Pipeline:
         `files` when given; `compact` merges every segment into one). The next question sees it."""
         report = self.indexer.run(rebuild=rebuild, files=files, compact=compact, log=log)
         self._checked = 0.0
+        if self._retriever is not None and report.commits:
+            self.retriever()  # move to the new snapshot now: the old one's lease pins nothing for long
         return report
 
     def retriever(self) -> Retriever:
@@ -113,10 +115,11 @@ class Pipeline:
     def watch(self) -> None:
         """Start a background thread that indexes changes to the corpus folder as they happen (checked
         every `watch_seconds`); a failed build is logged and retried at the next change, never raised."""
-        if self._watcher is not None:
-            return
-        self._watcher = threading.Thread(target=self._watch_loop, name="qa-indexer", daemon=True)
-        self._watcher.start()
+        with self._lock:
+            if self._watcher is not None:
+                return
+            self._watcher = threading.Thread(target=self._watch_loop, name="qa-indexer", daemon=True)
+            self._watcher.start()
 
     def stop_watching(self) -> None:
         self._stop.set()

@@ -111,6 +111,10 @@ def test_bug3_a_reader_keeps_its_segments_through_commits_and_gc(tmp_path: Path)
             _add(w, 100 + 10 * i, 10, rng)
         _compact(store, MergePolicy(), force=True)
     assert all((store.segments_dir / f).exists() for f in old_files), "files a live reader holds stay"
+    now = store.snapshot()
+    needed = set(old_files) | {row.file for row, _ in now.segments}
+    assert {p.name for p in store.segments_dir.iterdir()} == needed, "files no live reader needs go"
+    now.close()
     fresh = Store(tmp_path)  # another process loading the old generation's files now
     for row, _ in old.segments:
         assert fresh.load_segment(row).ntotal == row.vectors

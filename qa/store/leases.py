@@ -37,12 +37,12 @@ class Lease:
             self._fd = -1
 
 
-def oldest_leased(folder: Path) -> int | None:
-    """The oldest generation a live reader holds (-1 when a reader has not said yet; None when no
-    reader holds any). Leases of dead processes are removed on the way."""
+def leased_generations(folder: Path) -> set[int] | None:
+    """The generations live readers hold; None when a reader has not named its generation yet (then
+    nothing may be collected). Leases of dead processes are removed on the way."""
     if not folder.is_dir():
-        return None
-    oldest: int | None = None
+        return set()
+    held: set[int] = set()
     for path in folder.glob("*.lease"):
         try:
             fd = os.open(path, os.O_RDWR)
@@ -53,10 +53,11 @@ def oldest_leased(folder: Path) -> int | None:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # alive
                 text = os.pread(fd, 64, 0).decode(errors="replace").strip()
-                generation = int(text) if text.isdigit() else -1
-                oldest = generation if oldest is None else min(oldest, generation)
+                if not text.isdigit():
+                    return None
+                held.add(int(text))
                 continue
             path.unlink(missing_ok=True)  # its owner is gone
         finally:
             os.close(fd)
-    return oldest
+    return held

@@ -25,7 +25,7 @@ import numpy as np
 from qa.errors import StoreError
 from qa.store import faults
 from qa.store import segments as seg
-from qa.store.leases import Lease, oldest_leased
+from qa.store.leases import Lease, leased_generations
 from qa.store.schema import (DB_NAME, LEASES_DIR, LOCK_NAME, SEGMENTS_DIR, ArticleRow, SegmentRow, SourceRow,
                              connect, migrate)
 from qa.store.snapshot import Snapshot
@@ -41,7 +41,7 @@ class Store:
         self.folder = Path(folder)
         self.nprobe = nprobe
         self.mmap = mmap
-        self._cache: dict[int, Any] = {}  # segment id -> loaded index (segments never change)
+        self._cache: dict[tuple[str, int], Any] = {}  # (file, CRC-32) -> loaded index: segments never change
         self._lock = threading.Lock()  # guards the readers' connection and the cache
         self._conn: sqlite3.Connection | None = None
 
@@ -58,11 +58,12 @@ class Store:
 
     def _reader(self) -> sqlite3.Connection:
         """The connection readers share (autocommit: every query is its own short read)."""
-        if self._conn is None:
-            conn = connect(self.db_path)
-            migrate(conn)
-            self._conn = conn
-        return self._conn
+        with self._lock:
+            if self._conn is None:
+                conn = connect(self.db_path)
+                migrate(conn)
+                self._conn = conn
+            return self._conn
 
     def generation(self) -> int:
         """The last committed generation (0: nothing committed yet); one small query, no file reads."""
@@ -101,23 +102,32 @@ class Store:
         except BaseException:
             lease.release()
             raise
-        self._forget_except({row.id for row in rows})
+        self._forget_except(rows)
         return Snapshot(conn, self._lock, lease, generation, tuple(counts), state, loaded, hidden, self.nprobe)
 
     def load_segment(self, row: SegmentRow) -> Any:
         """The loaded index of a segment (read once per process: segments are immutable)."""
+        key = (row.file, row.crc32)
         with self._lock:
-            index = self._cache.get(row.id)
+            index = self._cache.get(key)
         if index is None:
             index = seg.read_segment(self.segments_dir / row.file, row.vectors, row.bytes, mmap=self.mmap)
             with self._lock:
-                self._cache[row.id] = index
+                self._cache[key] = index
         return index
 
-    def _forget_except(self, live_ids: set[int]) -> None:
+    def _forget_except(self, rows: list[SegmentRow]) -> None:
+        """Drop cached segments other than these (the snapshots holding them keep their own reference)."""
+        keep = {(r.file, r.crc32) for r in rows}
         with self._lock:
-            for sid in [s for s in self._cache if s not in live_ids]:
-                del self._cache[sid]
+            for key in [k for k in self._cache if k not in keep]:
+                del self._cache[key]
+
+    def forget_segments(self, names: set[str]) -> None:
+        """Drop collected segment files from the cache, so their memory-mapped pages can really go."""
+        with self._lock:
+            for key in [k for k in self._cache if k[0] in names]:
+                del self._cache[key]
 
     # --- writing ------------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -341,22 +351,31 @@ class Writer:
 
     # --- garbage ------------------------------------------------------------------------------------
     def collect_garbage(self) -> int:
-        """Purge rows and segment files that no live reader's generation can see, and files of failed
-        writes; returns how many segment files went. Runs after the commit, under the writers' lock."""
-        oldest = oldest_leased(self.store.folder / LEASES_DIR)
-        current = int(self.get("generation", "0"))
-        cutoff = current if oldest is None else min(oldest, current)
-        if cutoff < 0:
+        """Purge rows and segment files that no live reader can see, and files of failed writes;
+        returns how many segment files went. Runs after the commit, under the writers' lock. A row or
+        segment alive from generation a to d (exclusive) is kept while a reader holds a g with a <= g < d."""
+        held = leased_generations(self.store.folder / LEASES_DIR)
+        if held is None:
             return 0  # a reader is between taking its lease and naming its generation
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            purged = self.conn.execute("SELECT id, text FROM passages WHERE deleted <= ?", (cutoff,)).fetchall()
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS leased (g INTEGER PRIMARY KEY)")
+            self.conn.execute("DELETE FROM temp.leased")
+            self.conn.executemany("INSERT OR IGNORE INTO temp.leased VALUES (?)", [(g,) for g in held])
+            unseen = "NOT EXISTS (SELECT 1 FROM temp.leased l WHERE l.g >= {a} AND l.g < {d})"
+            purged = self.conn.execute(
+                "SELECT id, text FROM passages WHERE deleted IS NOT NULL AND "
+                + unseen.format(a="passages.added", d="passages.deleted")).fetchall()
             self.conn.executemany("INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', ?, ?)", purged)
-            self.conn.execute("DELETE FROM passages WHERE deleted <= ?", (cutoff,))
-            self.conn.execute("DELETE FROM articles WHERE deleted <= ?", (cutoff,))
-            self.conn.execute("DELETE FROM tombstones WHERE dropped <= ?", (cutoff,))
-            dead = self.conn.execute("SELECT id, file FROM segments WHERE dropped <= ?", (cutoff,)).fetchall()
-            self.conn.execute("DELETE FROM segments WHERE dropped <= ?", (cutoff,))
+            self.conn.executemany("DELETE FROM passages WHERE id = ?", [(r[0],) for r in purged])
+            self.conn.execute("DELETE FROM articles WHERE deleted IS NOT NULL AND "
+                              + unseen.format(a="articles.added", d="articles.deleted")
+                              + " AND NOT EXISTS (SELECT 1 FROM passages p WHERE p.article = articles.version)")
+            self.conn.execute("DELETE FROM tombstones WHERE dropped IS NOT NULL AND "
+                              + unseen.format(a="tombstones.generation", d="tombstones.dropped"))
+            dead = self.conn.execute("SELECT id, file FROM segments WHERE dropped IS NOT NULL AND "
+                                     + unseen.format(a="segments.created", d="segments.dropped")).fetchall()
+            self.conn.executemany("DELETE FROM segments WHERE id = ?", [(sid,) for sid, _ in dead])
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -371,4 +390,5 @@ class Writer:
                 if path.name not in known:  # written by a writer that died before its commit
                     path.unlink(missing_ok=True)
                     removed += 1
+        self.store.forget_segments({name for _, name in dead})
         return removed
