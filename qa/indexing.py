@@ -103,6 +103,7 @@ class FileWork:
     mtime_ns: int
     articles: list[tuple[Article, bool]] = field(default_factory=list)
     skipped: str | None = None
+    retry: bool = False  # refused as a duplicate of a file that is read again in the same build
 
 
 class Indexer:
@@ -139,20 +140,24 @@ class Indexer:
         log = log or self.log
         t0 = time.perf_counter()
         report = BuildReport()
-        with self.store.writer(log) as w:
+        with self.store.writer(log, replace_unreadable=rebuild) as w:
             report.full_rebuild = self._rebuild_reason(w, rebuild)
             if report.full_rebuild:
                 log(f"index will be rebuilt in full: {report.full_rebuild}")
                 w.clear()
                 files = None
             w.set("settings", json.dumps(self.fingerprint, sort_keys=True))
+            known = w.sources()
+            if files is not None:  # plus the files skipped last time: a duplicate's original may be among these
+                files = sorted({Path(f).name for f in files} | {n for n, r in known.items() if r.skipped})
             stats = self._stats(files)
-            plan = plan_build(w.sources(), stats, None if files is None else set(files))
+            plan = plan_build(known, stats, None if files is None else set(files))
             report.unchanged = self._kept_articles(w, plan)
             self._forget(w, plan.gone, report)
             claimed: dict[str, str] = {}  # article ids and text digests taken in this build -> file
-            work = [self._read(w, name, stats[name], claimed, report) for name in plan.read]
+            work = [self._read(w, name, stats[name], claimed, set(plan.read), report) for name in plan.read]
             self._index(w, work, report, log, commit_batches=not report.full_rebuild)
+            self._retry_moved_duplicates(w, work, stats, report, log)
             w.checkpoint()
             self._compact(w, compact, report, log)
             self._describe(w, report)
@@ -204,8 +209,22 @@ class Indexer:
         for name in gone:
             report.removed += w.drop_source(name)
 
-    def _read(self, w: Writer, name: str, stat: list[int], claimed: dict[str, str], report: BuildReport) -> FileWork:
-        """Read one file and decide, per article, whether it is new, changed, unchanged or a duplicate."""
+    def _retry_moved_duplicates(self, w: Writer, work: list[FileWork], stats: dict[str, list[int]],
+                                report: BuildReport, log: Callable[[str], None]) -> None:
+        """Read again the files refused as duplicates of a file that changed in this build: the text
+        may have moved (a.txt now holds what b.txt held, and b.txt something else)."""
+        retry = [f.name for f in work if f.retry]
+        if not retry:
+            return
+        report.skipped = [s for s in report.skipped if s.path not in retry]
+        again = [self._read(w, name, stats[name], {}, set(), report) for name in retry]
+        self._index(w, again, report, log, commit_batches=False)
+
+    def _read(self, w: Writer, name: str, stat: list[int], claimed: dict[str, str], rereading: set[str],
+              report: BuildReport) -> FileWork:
+        """Read one file and decide, per article, whether it is new, changed, unchanged or a duplicate
+        (of an article already held, or claimed earlier in this build; a clash with a file that is being
+        read again in this build marks the file for a retry once that file is done)."""
         work = FileWork(name, stat[0], stat[1])
         old = {a.id: a for a in w.articles_of(name)}
         try:
@@ -220,10 +239,12 @@ class Indexer:
             other = claimed.get(article.id) or w.article_source(article.id)
             if other is not None and (other != name or article.id in claimed):
                 reasons.append(f"article id {article.id!r} already used by {other}")
+                work.retry |= other in rereading and other != name
                 continue
             twin = claimed.get(digest) or w.digest_source(digest[5:])
             if twin is not None and (twin != name or digest in claimed):
                 reasons.append(f"same text as {twin}")
+                work.retry |= twin in rereading and twin != name
                 continue
             claimed[article.id] = claimed[digest] = name
             before = old.pop(article.id, None)
@@ -306,7 +327,7 @@ class Indexer:
                     groups.append((f, c))
                 except Exception as exc:  # noqa: BLE001
                     failed.append((f, exc))
-            if not groups:  # every file fails: the embedder is broken, not the files
+            if not groups and not self._embedder_works():  # the embedder is broken, not the files
                 raise failed[-1][1]
             for f, exc in failed:
                 self._skip_file(w, f, f"cannot be embedded ({type(exc).__name__}: {exc})", report)
@@ -323,6 +344,13 @@ class Indexer:
             w.set_source(f.name, f.size, f.mtime_ns, f.skipped)
         w.add_articles(rows, passages, vectors)
         report.passages_embedded += len(passages)
+
+    def _embedder_works(self) -> bool:
+        try:
+            self.embedder.encode(["A plain sentence."])
+            return True
+        except Exception:  # noqa: BLE001 - any failure means the embedder itself is broken
+            return False
 
     def _compact(self, w: Writer, force: bool, report: BuildReport, log: Callable[[str], None]) -> None:
         """Apply the merge policy (or merge everything with `force`), one commit per merge."""

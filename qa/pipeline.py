@@ -98,15 +98,15 @@ class Pipeline:
             return self._retriever
         with self._lock:
             s = self.settings
-            generation = self.store.generation()
-            if generation == 0:
+            version = self.store.version()
+            if version[1] == 0:
                 if not s.corpus_dir.is_dir():
                     raise FileNotFoundError(
                         f"no index in {s.index_dir} and no corpus folder {s.corpus_dir} to build it from")
                 report = self.build_index()
                 self.log(f"index built: {report.summary()}")
-                generation = self.store.generation()
-            if self._retriever is None or self._retriever.snapshot.generation != generation:
+                version = self.store.version()
+            if self._retriever is None or self._retriever.snapshot.version != version:
                 self._retriever = Retriever(self.store.snapshot(), self.embedder, candidates=s.candidates,
                                             rrf_k=s.rrf_k)
             self._checked = time.monotonic()

@@ -224,3 +224,44 @@ def test_v01_index_is_detected_and_rebuilt(corpus_dir: Path, make_pipeline, tmp_
     assert not [p for p in index.iterdir() if p.name.startswith(("manifest", "vectors.", "passages."))]
     assert {p.name: p.read_bytes() for p in corpus_dir.iterdir()} == before, "corpus/ untouched"
     assert report.articles_total == 2
+
+
+def test_text_moved_between_files_in_one_build_is_kept(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+    pipe.build_index()
+    (corpus_dir / "a-copy.txt").write_text(NEW_ARTICLE)  # the text moves to a new file...
+    (corpus_dir / "lisbon.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
+    report = pipe.build_index()  # ...while its old file gets another text, in the same build
+    assert not report.skipped and {"a-copy", "lisbon"} <= {a.id for a in pipe.retriever().snapshot.articles()}
+    assert pipe.ask("Who runs the floating library?").article == "a-copy"
+    again = pipe.build_index()
+    assert again.commits == 0, "a settled corpus commits nothing"
+
+
+def test_targeted_builds_take_paths_and_bring_duplicates_back(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+    (corpus_dir / "lisbon2.md").write_text(NEW_ARTICLE)
+    (corpus_dir / "empty.md").write_text("")
+    pipe.build_index()
+    assert pipe.build_index().commits == 0, "skipped files are read again but commit nothing new"
+    (corpus_dir / "mars.txt").write_text("Rover finds ice\n\nThe rover found ice near the Jezero crater.\n")
+    assert pipe.build_index(files=[str(corpus_dir / "mars.txt")]).added == ["mars"], "a path works too"
+    (corpus_dir / "lisbon.txt").unlink()
+    report = pipe.build_index(files=["lisbon.txt"])
+    assert report.removed == ["lisbon"] and report.added == ["lisbon2"], "the duplicate takes its place"
+
+
+def test_an_unreadable_database_is_replaced_by_a_rebuild(corpus_dir: Path, make_pipeline, tmp_path: Path):
+    pipe = make_pipeline(corpus_dir)
+    pipe.build_index()
+    (tmp_path / "index" / "qa.db").write_bytes(b"not a database at all" * 100)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / "index" / f"qa.db{suffix}").unlink(missing_ok=True)
+    with pytest.raises(StoreError, match="unreadable.*qa index --rebuild"):
+        make_pipeline(corpus_dir).build_index()
+    fresh = make_pipeline(corpus_dir)
+    assert fresh.build_index(rebuild=True).articles_total == 2
+    assert list((tmp_path / "index").glob("qa.db.unreadable-*")), "the damaged file is kept aside"
+    assert fresh.ask(SEED_QUESTION).text == "material and supply loans"

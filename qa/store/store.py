@@ -16,7 +16,9 @@ import contextlib
 import fcntl
 import json
 import sqlite3
+import secrets
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -44,6 +46,7 @@ class Store:
         self._cache: dict[tuple[str, int], Any] = {}  # (file, CRC-32) -> loaded index: segments never change
         self._lock = threading.Lock()  # guards the readers' connection and the cache
         self._conn: sqlite3.Connection | None = None
+        self._inode = -1
 
     @property
     def db_path(self) -> Path:
@@ -56,23 +59,52 @@ class Store:
     def exists(self) -> bool:
         return self.db_path.exists()
 
+    def _open_for_writing(self, log: Callable[[str], None], replace_unreadable: bool) -> sqlite3.Connection:
+        try:
+            conn = connect(self.db_path)
+            migrate(conn)
+            conn.execute("SELECT count(*) FROM state").fetchone()
+            return conn
+        except (StoreError, sqlite3.DatabaseError) as exc:
+            if not replace_unreadable:
+                raise StoreError(f"the index database {self.db_path} is unreadable ({exc}); "
+                                 f"rebuild with `qa index --rebuild`") from None
+        aside = self.db_path.with_name(f"{DB_NAME}.unreadable-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            old = self.db_path.with_name(DB_NAME + suffix)
+            if old.exists():
+                old.replace(aside.with_name(aside.name + suffix))
+        log(f"the index database was unreadable; it was moved to {aside.name} and a new one is built")
+        conn = connect(self.db_path)
+        migrate(conn)
+        return conn
+
     def _reader(self) -> sqlite3.Connection:
-        """The connection readers share (autocommit: every query is its own short read)."""
+        """The connection readers share (autocommit: every query is its own short read); opened again
+        when the database file was replaced (a rebuild from an unreadable one)."""
         with self._lock:
-            if self._conn is None:
+            inode = self.db_path.stat().st_ino
+            if self._conn is None or self._inode != inode:
+                if self._conn is not None:
+                    self._conn.close()
                 conn = connect(self.db_path)
                 migrate(conn)
-                self._conn = conn
+                self._conn, self._inode = conn, inode
             return self._conn
+
+    def version(self) -> tuple[str, int]:
+        """(store id, last committed generation): a new id means a new database, whose generations
+        started again, so a reader must not compare generations alone."""
+        if not self.exists():
+            return "", 0
+        conn = self._reader()
+        with self._lock:
+            state = dict(conn.execute("SELECT key, value FROM state WHERE key IN ('store_id', 'generation')"))
+        return state.get("store_id", ""), int(state.get("generation", 0))
 
     def generation(self) -> int:
         """The last committed generation (0: nothing committed yet); one small query, no file reads."""
-        if not self.exists():
-            return 0
-        conn = self._reader()
-        with self._lock:
-            row = conn.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
-        return int(row[0]) if row else 0
+        return self.version()[1]
 
     # --- reading ------------------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -131,9 +163,11 @@ class Store:
 
     # --- writing ------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def writer(self, log: Callable[[str], None] = print) -> Iterator[Writer]:
+    def writer(self, log: Callable[[str], None] = print, replace_unreadable: bool = False) -> Iterator[Writer]:
         """The one writer: waits for the writers' lock, opens a transaction, commits on exit (a new
-        generation, if anything changed) and rolls back on error; then collects what no reader needs."""
+        generation, if anything changed) and rolls back on error; then collects what no reader needs.
+        With `replace_unreadable` (a full rebuild), an unreadable database is moved aside and a new
+        one started, instead of failing."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / LOCK_NAME, "a+") as lock:
             try:
@@ -141,9 +175,8 @@ class Store:
             except BlockingIOError:
                 log(f"another indexer is updating {self.folder}; waiting for it to finish")
                 fcntl.flock(lock, fcntl.LOCK_EX)
-            conn = connect(self.db_path)
+            conn = self._open_for_writing(log, replace_unreadable)
             try:
-                migrate(conn)
                 w = Writer(self, conn)
                 w.begin()
                 try:
@@ -174,6 +207,8 @@ class Writer:
         self.dirty = False
         self._delta = [0, 0]
         self.generation = int(self.get("generation", "0")) + 1  # what this transaction commits as
+        if self.get("store_id") is None:
+            self.set("store_id", secrets.token_hex(8))
 
     def commit(self) -> None:
         """Commit what is pending as the next generation (nothing pending: nothing happens)."""
@@ -220,6 +255,10 @@ class Writer:
         return {r[0]: SourceRow(*r) for r in self.conn.execute("SELECT name, size, mtime_ns, skipped FROM sources")}
 
     def set_source(self, name: str, size: int, mtime_ns: int, skipped: str | None = None) -> None:
+        """Record a file as seen (an unchanged record leaves the transaction clean)."""
+        row = self.conn.execute("SELECT size, mtime_ns, skipped FROM sources WHERE name = ?", (name,)).fetchone()
+        if row == (size, mtime_ns, skipped):
+            return
         self.conn.execute("INSERT INTO sources VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
                           "size = excluded.size, mtime_ns = excluded.mtime_ns, skipped = excluded.skipped",
                           (name, size, mtime_ns, skipped))
