@@ -11,7 +11,7 @@ import pytest
 from qa.indexing import plan_build
 from qa.store import MergePolicy, SourceRow, Store
 from qa.store.compaction import merge, plan_merge
-from qa.store.keywords import fts_query
+from qa.store.keywords import fts_query, query_words
 from qa.store.schema import ArticleRow
 from qa.store.segments import base_kind, ideal_kind
 from qa.types import Passage
@@ -220,8 +220,8 @@ def test_keyword_search_stems_and_ignores_syntax(tmp_path: Path):
     assert texts and all(("ferry" in t) or ("library" in t) for t in texts)
     for odd in ['"', "AND OR NOT", "*", "a:b", "NEAR(x y)", "' OR 1=1; --", "ünïcödé", ""]:
         snap.search_keywords(odd, 5)  # never an FTS5 syntax error
-    assert fts_query("is it the") is None
-    assert fts_query('say "hi" NEAR') == '"say" OR "hi" OR "near"'
+    assert fts_query(query_words("is it the")) is None
+    assert fts_query(query_words('say "hi" NEAR')) == '"say" OR "hi" OR "near"'
 
 
 def test_a_newer_format_is_refused(tmp_path: Path):
@@ -255,3 +255,16 @@ def test_new_passages_are_found_when_tombstones_outnumber_them(tmp_path: Path):
     assert len(snap.hidden) == 9 and len(snap.segments) == 2
     for pid, vector in new.items():
         assert snap.search_vectors(vector, 5)[0][0] == pid
+
+
+def test_common_terms_are_left_out_of_keyword_queries(tmp_path: Path):
+    rng = np.random.default_rng(9)
+    store = Store(tmp_path)
+    with store.writer() as w:
+        _add(w, 0, 30, rng)  # "part0", "part1", "part2": each in a third of the passages
+    _compact(store, MergePolicy(common_share=0.3, common_min_passages=10), force=True)
+    snap = store.snapshot()
+    assert {"part0", "part1", "part2"} <= snap.common
+    texts = [p.text for p in snap.passages([i for i, _ in snap.search_keywords("part0 ferries", 50)]).values()]
+    assert texts and all("ferry" in t for t in texts), "the common term no longer matches on its own"
+    assert len(snap.search_keywords("part0", 200)) == 30, "a query of common terms only keeps them"

@@ -20,6 +20,8 @@ class MergePolicy:
     max_deltas: int = 8  # more delta segments than this merge into one
     delta_share: float = 0.25  # deltas holding more than this share of the base's vectors fold into it
     tombstone_share: float = 0.2  # more deleted vectors than this share of all vectors: rewrite
+    common_share: float = 0.01  # keyword search leaves out terms in more than this share of passages...
+    common_min_passages: int = 100_000  # ...once the archive has this many
 
 
 @dataclass(frozen=True)
@@ -89,4 +91,6 @@ def merge(writer: Any, plan: Merge, policy: MergePolicy, log: Callable[[str], No
         log(f"merged {len(plan.inputs)} segment(s) into {plan.role} segment {row.file} ({len(ids)} vectors, "
             f"{how}): {plan.reason}")
     writer.drop_segments([r.id for r in plan.inputs], forget)
+    if plan.role == "base":
+        writer.refresh_common_terms(policy.common_share, policy.common_min_passages)
     return row

@@ -14,6 +14,7 @@ from pathlib import Path
 from qa.errors import StoreError
 
 DB_NAME = "qa.db"
+TOKENIZER = "porter unicode61 remove_diacritics 2"
 SEGMENTS_DIR = "segments"
 LEASES_DIR = "leases"
 LOCK_NAME = ".lock"
@@ -68,6 +69,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE tombstones (passage_id INTEGER PRIMARY KEY, generation INTEGER NOT NULL, dropped INTEGER);
     CREATE VIRTUAL TABLE passages_fts USING fts5(
         text, content='passages', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
+    -- Stemmed terms in more than a share of all passages, as of the last base merge: keyword search
+    -- leaves them out of a query (their BM25 weight is small, their posting lists long).
+    CREATE TABLE common_terms (term TEXT PRIMARY KEY);
     """,
 )
 FORMAT = len(MIGRATIONS)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from qa.store import segments as seg
-from qa.store.keywords import fts_query
+from qa.store.keywords import fts_query, query_words, stems, uncommon
 from qa.store.leases import Lease
 from qa.store.schema import ArticleRow, SegmentRow, live
 from qa.types import Passage
@@ -27,7 +27,7 @@ class Snapshot:
 
     def __init__(self, conn: sqlite3.Connection, lock: threading.Lock, lease: Lease, generation: int,
                  counts: tuple[int, int], state: dict[str, str], segments: list[tuple[SegmentRow, Any]],
-                 hidden: np.ndarray, nprobe: int) -> None:
+                 hidden: np.ndarray, nprobe: int, common: frozenset[str] = frozenset()) -> None:
         self._conn = conn
         self._lock = lock
         self._lease = lease
@@ -38,6 +38,7 @@ class Snapshot:
         self.hidden = hidden
         self.nprobe = nprobe
         self._selector = seg.hiding(hidden)
+        self.common = common
 
     def _rows(self, sql: str, args: dict[str, Any]) -> list[tuple]:
         with self._lock:
@@ -58,14 +59,19 @@ class Snapshot:
         return seg.search([index for _, index in self.segments], query, k, self.nprobe, self._selector)
 
     def search_keywords(self, text: str, k: int) -> list[tuple[int, float]]:
-        """(passage id, BM25 score) of up to k passages sharing a term with `text`, best first."""
-        match = fts_query(text)
-        if match is None or k <= 0:
+        """(passage id, BM25 score) of up to k passages sharing a term with `text`, best first; terms
+        common to over 1 % of a large archive's passages are left out unless nothing else is left."""
+        words = query_words(text)
+        if not words or k <= 0:
             return []
+        if self.common:
+            with self._lock:
+                word_stems = stems(self._conn, words)
+            words = uncommon(words, word_stems, self.common)
         rows = self._rows(
             f"SELECT f.rowid, -bm25(passages_fts) FROM passages_fts f JOIN passages p ON p.id = f.rowid "
             f"WHERE passages_fts MATCH :q AND {live('p')} ORDER BY bm25(passages_fts) LIMIT :k",
-            {"q": match, "k": k})
+            {"q": fts_query(words), "k": k})
         return [(int(i), float(s)) for i, s in rows]
 
     # --- rows ---------------------------------------------------------------------------------------

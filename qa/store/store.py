@@ -27,6 +27,7 @@ import numpy as np
 from qa.errors import StoreError
 from qa.store import faults
 from qa.store import segments as seg
+from qa.store.keywords import common_terms
 from qa.store.leases import Lease, leased_generations
 from qa.store.schema import (DB_NAME, LEASES_DIR, LOCK_NAME, SEGMENTS_DIR, ArticleRow, SegmentRow, SourceRow,
                              connect, migrate)
@@ -124,6 +125,7 @@ class Store:
                     rows = [SegmentRow(*r) for r in conn.execute(
                         f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE created <= :g AND "
                         f"(dropped IS NULL OR dropped > :g) ORDER BY id", {"g": generation})]
+                    common = frozenset(r[0] for r in conn.execute("SELECT term FROM common_terms"))
                     hidden = np.fromiter((r[0] for r in conn.execute(
                         "SELECT passage_id FROM tombstones WHERE generation <= :g AND "
                         "(dropped IS NULL OR dropped > :g)", {"g": generation})), np.int64)
@@ -135,7 +137,8 @@ class Store:
             lease.release()
             raise
         self._forget_except(rows)
-        return Snapshot(conn, self._lock, lease, generation, tuple(counts), state, loaded, hidden, self.nprobe)
+        return Snapshot(conn, self._lock, lease, generation, tuple(counts), state, loaded, hidden, self.nprobe,
+                        common)
 
     def load_segment(self, row: SegmentRow) -> Any:
         """The loaded index of a segment (read once per process: segments are immutable)."""
@@ -357,6 +360,14 @@ class Writer:
         self.conn.execute("UPDATE segments SET dropped = ? WHERE dropped IS NULL", (self.generation,))
         self.conn.execute("DELETE FROM sources")
         self.dirty = True
+
+    def refresh_common_terms(self, share: float, min_passages: int) -> int:
+        """Recount the terms common to more than `share` of the passages (at a base merge)."""
+        terms = common_terms(self.conn, share, min_passages)
+        self.conn.execute("DELETE FROM common_terms")
+        self.conn.executemany("INSERT INTO common_terms VALUES (?)", [(t,) for t in terms])
+        self.dirty = True
+        return len(terms)
 
     # --- segments -----------------------------------------------------------------------------------
     def live_segments(self) -> list[SegmentRow]:
