@@ -19,6 +19,8 @@ ENV = {
     "QA_EMBEDDING_MODEL": "embedding_model",
     "QA_TOP_K": "top_k",
     "QA_NULL_THRESHOLD": "null_threshold",
+    "QA_READ_MODE": "read_mode",
+    "QA_READER_PRECISION": "reader_precision",
 }
 
 
@@ -46,6 +48,13 @@ class Settings:
     null_threshold: float = 0.0  # a span must beat its window's null (CLS) logit sum by this much
     max_question_chars: int = 1000
     max_article_bytes: int = 10_000_000
+    # "adaptive": read the 2 best-retrieved passages first and stop when their best span scores >= 0.6;
+    # "full": read all top_k passages (v0.1). See qa.reading.
+    read_mode: str = "adaptive"
+    read_first: int = 2
+    read_confidence: float = 0.6
+    # "auto": bfloat16 weights on CPUs with AMX, else fp32; or "fp32" / "bf16". See qa.reader.
+    reader_precision: str = "auto"
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
