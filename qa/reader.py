@@ -68,6 +68,9 @@ class Reader:
         # A fast tokenizer keeps its padding/truncation mode in shared state that each call resets, so
         # two threads tokenizing with different modes corrupt each other's batch: one at a time.
         self._tokenize_lock = threading.Lock()
+        # One forward pass at a time, each on all the intra-op threads: concurrent callers (the chat serves
+        # several users at once) would otherwise run several passes on the same cores, oversubscribed.
+        self._forward_lock = threading.Lock()
 
     def load(self) -> tuple[Any, Any]:
         """Load (tokenizer, model) once; raises ReaderModelError naming the path on failure."""
@@ -116,7 +119,7 @@ class Reader:
             )
         inputs = {k: enc[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
         starts, ends = [], []
-        with torch.inference_mode():
+        with self._forward_lock, torch.inference_mode():
             for b in range(0, len(enc["input_ids"]), self.batch_size):
                 out = model(**{k: v[b : b + self.batch_size].to(model.device) for k, v in inputs.items()})
                 starts.append(out.start_logits.float().cpu())
