@@ -2,7 +2,7 @@
 
     python bench/embed_speed.py
 
-Texts: the 240 XQuAD paragraphs (real, varied lengths). Reports passages/s and real (non-padding)
+Texts: the XQuAD paragraphs (205 distinct, real, varied lengths). Reports passages/s and real (non-padding)
 tokens/s of `Embedder.encode`, the padding it carries (sentence-transformers sorts texts by length
 before cutting batches, so each batch is padded only to its own longest text), and the achieved
 GFLOP/s on real tokens against a same-run fp32 GEMM of the feed-forward shape.
