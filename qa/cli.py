@@ -149,7 +149,8 @@ def cmd_eval_reader(args: argparse.Namespace) -> int:
     from qa.reader import Reader
 
     settings = _settings(args)
-    reader = Reader(settings.reader_model, null_threshold=settings.null_threshold)
+    reader = Reader(settings.reader_model, null_threshold=settings.null_threshold,
+                    precision=settings.reader_precision)
     result = evaluate_reader(reader, Path(args.file), limit=args.limit, negatives=not args.no_negatives,
                              seed=args.seed)
     print(json.dumps(result, indent=2))

@@ -24,6 +24,8 @@ ENV = {
     "QA_UPLOAD_FILES_PER_REQUEST": "upload_files_per_request",
     "QA_UPLOADS_PER_MINUTE": "uploads_per_minute",
     "QA_LOGIN_FAILURES_PER_MINUTE": "login_failures_per_minute",
+    "QA_READ_MODE": "read_mode",
+    "QA_READER_PRECISION": "reader_precision",
 }
 
 
@@ -64,6 +66,13 @@ class Settings:
     upload_files_per_request: int = 20
     uploads_per_minute: int = 60  # files uploaded or pasted
     login_failures_per_minute: int = 10  # failed editor sign-ins (all clients together) before a pause
+    # "adaptive": read the 2 best-retrieved passages first and stop when their best span scores >= 0.6;
+    # "full": read all top_k passages (v0.1). See qa.reading.
+    read_mode: str = "adaptive"
+    read_first: int = 2
+    read_confidence: float = 0.6
+    # "auto": bfloat16 weights on CPUs with AMX, else fp32; or "fp32" / "bf16". See qa.reader.
+    reader_precision: str = "auto"
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

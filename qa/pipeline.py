@@ -19,6 +19,7 @@ from qa.errors import QAError
 from qa.indexing import BuildReport, Indexer
 from qa.metrics import normalize_answer
 from qa.reader import Reader
+from qa.reading import read_passages
 from qa.retrieval import Retriever
 from qa.store import ArticleRow, MergePolicy, Store
 from qa.types import Answer, RetrievedPassage, Span
@@ -56,7 +57,8 @@ class Pipeline:
         self.log = log
         self.embedder = embedder or Embedder(s.embedding_model)
         self.reader = reader or Reader(s.reader_model, max_length=s.reader_max_length, stride=s.reader_stride,
-                                       max_answer_tokens=s.max_answer_tokens, null_threshold=s.null_threshold)
+                                       max_answer_tokens=s.max_answer_tokens, null_threshold=s.null_threshold,
+                                       precision=s.reader_precision)
         self.store = Store(s.index_dir, nprobe=s.ivf_nprobe)
         self._indexer: Indexer | None = None
         self._retriever: Retriever | None = None
@@ -170,7 +172,7 @@ class Pipeline:
         t2 = time.perf_counter()
         hits = retriever.run(q, top_k or self.settings.top_k, query_vector=vector)
         t3 = time.perf_counter()
-        spans = self.reader.read(q, [h.passage for h in hits])
+        spans = self._read(q, hits)
         t4 = time.perf_counter()
         answer = self.aggregate(asked, hits, spans, retriever.articles(hits))
         answer.resolved_question = q
@@ -178,6 +180,12 @@ class Pipeline:
         self.timings = {"refresh": t1 - t0, "embed": t2 - t1, "search": t3 - t2, "read": t4 - t3,
                         "aggregate": t5 - t4}
         return answer
+
+    def _read(self, question: str, hits: list[RetrievedPassage]) -> list[Span]:
+        """The reader's spans over the retrieved passages, read as the settings say (see qa.reading)."""
+        s = self.settings
+        return read_passages(self.reader, question, [h.passage for h in hits], s.read_mode, s.read_first,
+                             s.read_confidence).spans
 
     def aggregate(self, question: str, hits: list[RetrievedPassage], spans: list[Span],
                   articles: dict[str, ArticleRow]) -> Answer:
