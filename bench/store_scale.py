@@ -3,6 +3,7 @@ start to first answer, RSS, ask() and keyword-search latency, side by side with 
 
     python bench/store_scale.py                       # 1,000,000 passages (about 10 min, ~5 GB of disk)
     python bench/store_scale.py --passages 100000
+    python bench/store_scale.py --work DIR            # keep the built store in DIR; a rerun only serves
 
 The background passages are real text (SQuAD-format paragraphs from ../shared/data, numbered as follow-up
 reports past the end of the data) with synthetic vectors (random unit vectors: embedding 1M passages would
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -113,9 +115,10 @@ def build(folder: Path, n: int, data: Path) -> dict:
     return {"fill_s": filled, "compaction_s": time.perf_counter() - t1}
 
 
-def serve(folder: Path, questions: list[str]) -> dict:
+def serve(folder: Path, questions: list[str], read_mode: str = "adaptive") -> dict:
+    env = {**os.environ, "QA_READ_MODE": read_mode}
     out = subprocess.run([sys.executable, "-c", SERVE, str(ROOT), str(folder), json.dumps(questions)],
-                         capture_output=True, text=True, timeout=1800)
+                         capture_output=True, text=True, timeout=1800, env=env)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -145,12 +148,13 @@ def main() -> None:
                   f"compaction into one base segment: {times['compaction_s']:.0f}s")
         size = sum(p.stat().st_size for p in big.rglob("*") if p.is_file())
         print(f"store on disk: {size / 1e9:.2f} GB")
+        shutil.rmtree(work / "seed", ignore_errors=True)
         seed_index(work / "seed")
-        for _ in range(2):  # alternate, so both see the same machine state
-            seed = serve(work / "seed" / "index", questions)
-            large = serve(big, questions)
+        for mode in ("adaptive", "full", "adaptive"):  # alternate, so both see the same machine state
+            seed = serve(work / "seed" / "index", questions, mode)
+            large = serve(big, questions, mode)
             print(json.dumps({"seed": seed, "large": large}, indent=1))
-            print(f"ask() p50: {large['ask_p50_ms']:.0f} ms at {large['passages']:,} passages vs "
+            print(f"[read mode {mode}] ask() p50: {large['ask_p50_ms']:.0f} ms at {large['passages']:,} passages vs "
                   f"{seed['ask_p50_ms']:.0f} ms on the seed corpus = {large['ask_p50_ms'] / seed['ask_p50_ms']:.2f}x; "
                   f"start to first answer {large['start_to_first_answer_s']:.1f}s (seed {seed['start_to_first_answer_s']:.1f}s); "
                   f"RSS {large['rss_mb']:.0f} MB (peak {large['peak_rss_mb']:.0f}); keyword search p50 "

@@ -66,11 +66,11 @@ class Settings:
     upload_files_per_request: int = 20
     uploads_per_minute: int = 60  # files uploaded or pasted
     login_failures_per_minute: int = 10  # failed editor sign-ins (all clients together) before a pause
-    # "adaptive": read the 2 best-retrieved passages first and stop when their best span scores >= 0.6;
+    # "adaptive": read the 2 best-retrieved passages first and stop when their best span scores >= 0.8;
     # "full": read all top_k passages (v0.1). See qa.reading.
     read_mode: str = "adaptive"
     read_first: int = 2
-    read_confidence: float = 0.6
+    read_confidence: float = 0.8
     # "auto": bfloat16 weights on CPUs with AMX, else fp32; or "fp32" / "bf16". See qa.reader.
     reader_precision: str = "auto"
 

@@ -23,7 +23,7 @@ def seed_hits(corpus_dir: Path, make_pipeline):
 def test_adaptive_reading_reads_fewer_passages_for_the_same_answer(seed_hits):
     pipe, hits = seed_hits
     passages = [h.passage for h in hits]
-    adaptive = read_passages(pipe.reader, SEED_QUESTION, passages, "adaptive", first=2, confidence=0.6)
+    adaptive = read_passages(pipe.reader, SEED_QUESTION, passages, "adaptive", first=2, confidence=0.8)
     full = read_passages(pipe.reader, SEED_QUESTION, passages, "full")
     assert adaptive.passages_read == 2 and full.passages_read == 5
     assert adaptive.spans[0].text == full.spans[0].text == "material and supply loans"
@@ -34,7 +34,7 @@ def test_adaptive_reading_reads_fewer_passages_for_the_same_answer(seed_hits):
 def test_an_unconfident_first_batch_reads_the_rest_and_ranks_all_together(seed_hits):
     pipe, hits = seed_hits
     passages = [h.passage for h in hits]
-    unanswerable = read_passages(pipe.reader, UNANSWERABLE, passages, "adaptive", first=2, confidence=0.6)
+    unanswerable = read_passages(pipe.reader, UNANSWERABLE, passages, "adaptive", first=2, confidence=0.8)
     assert unanswerable.passages_read == 5 and unanswerable.spans == []
     # Demanding more confidence than any span has: everything is read, and the ranking is a full read's.
     strict = read_passages(pipe.reader, SEED_QUESTION, passages, "adaptive", first=1, confidence=1.0)
