@@ -147,9 +147,11 @@ class Indexer:
                 w.clear()
                 files = None
             w.set("settings", json.dumps(self.fingerprint, sort_keys=True))
-            known = w.sources()
             if files is not None:  # plus the files skipped last time: a duplicate's original may be among these
-                files = sorted({Path(f).name for f in files} | {n for n, r in known.items() if r.skipped})
+                files = [Path(f).name for f in files]
+            known = w.sources(files)
+            if files is not None:
+                files = sorted(set(files) | {n for n, r in known.items() if r.skipped})
             stats = self._stats(files)
             plan = plan_build(known, stats, None if files is None else set(files))
             report.unchanged = self._kept_articles(w, plan)

@@ -33,6 +33,7 @@ MIGRATIONS: tuple[str, ...] = (
         name TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
         skipped TEXT                                  -- why the file is not (wholly) indexed; NULL: it is
     );
+    CREATE INDEX sources_skipped ON sources(name) WHERE skipped IS NOT NULL;
     -- Articles and passages are versioned by generation: a row is live for a reader of generation G
     -- when added <= G and (deleted IS NULL or deleted > G). Deleted rows are purged once no reader
     -- can see them, so readers need no long transactions and the WAL is always checkpointed.

@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -254,8 +254,18 @@ class Writer:
         return json.loads(value) if value else None
 
     # --- sources and articles -----------------------------------------------------------------------
-    def sources(self) -> dict[str, SourceRow]:
-        return {r[0]: SourceRow(*r) for r in self.conn.execute("SELECT name, size, mtime_ns, skipped FROM sources")}
+    def sources(self, names: Iterable[str] | None = None) -> dict[str, SourceRow]:
+        """Every file seen, or the named ones and those skipped last time (a targeted build reads
+        a handful of rows, not one per file in the archive)."""
+        query = "SELECT name, size, mtime_ns, skipped FROM sources"
+        if names is None:
+            return {r[0]: SourceRow(*r) for r in self.conn.execute(query)}
+        rows = {r[0]: SourceRow(*r) for r in self.conn.execute(query + " WHERE skipped IS NOT NULL")}
+        for name in names:
+            row = self.conn.execute(query + " WHERE name = ?", (name,)).fetchone()
+            if row:
+                rows[name] = SourceRow(*row)
+        return rows
 
     def set_source(self, name: str, size: int, mtime_ns: int, skipped: str | None = None) -> None:
         """Record a file as seen (an unchanged record leaves the transaction clean)."""
