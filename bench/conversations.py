@@ -40,9 +40,9 @@ def load(split: str) -> list[dict[str, Any]]:
 def read_with(pipe: Any, asked: str, reader_question: str, search_query: str) -> Any:
     """ask()'s retrieve-and-read steps with a given reader question and search query."""
     retriever = pipe.retriever()
-    hits = retriever.run(search_query, pipe.settings.top_k, query_vector=retriever.embed(search_query))
-    spans = pipe.reader.read(reader_question, [h.passage for h in hits])
-    answer = pipe.aggregate(asked, hits, spans, retriever.snapshot.articles)
+    hits = retriever.run(search_query, pipe.settings.top_k)
+    spans = pipe.read(reader_question, hits)
+    answer = pipe.aggregate(asked, hits, spans, retriever.articles(hits))
     answer.resolved_question = reader_question
     return answer
 

@@ -40,7 +40,8 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    skipped: list[Skipped] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)  # files read in this build and not (wholly) indexed
+    not_indexed: int = 0  # files not (wholly) indexed in all, these and earlier ones left as they were
     passages_embedded: int = 0
     passages_total: int = 0
     articles_total: int = 0
@@ -59,6 +60,8 @@ class BuildReport:
                  f"embedded {self.passages_embedded} passages in {self.seconds:.1f}s"]
         if self.skipped:
             parts.append(f"skipped {len(self.skipped)} file(s)")
+        if self.not_indexed > len(self.skipped):
+            parts.append(f"{self.not_indexed} file(s) not indexed in all")
         if self.full_rebuild:
             parts.insert(0, f"full rebuild: {self.full_rebuild}")
         return "; ".join(parts)
@@ -69,7 +72,7 @@ class BuildReport:
 
 @dataclass(frozen=True)
 class BuildPlan:
-    """Which files to read (new, changed by size or mtime, or skipped last time) and which are gone."""
+    """Which files to read (new, or changed by size or mtime) and which are gone."""
 
     read: tuple[str, ...]
     gone: tuple[str, ...]
@@ -78,8 +81,7 @@ class BuildPlan:
 
 def plan_build(known: dict[str, SourceRow], stats: dict[str, list[int]], only: set[str] | None = None) -> BuildPlan:
     """Compare the files as they are (`stats`: name -> [size, mtime_ns]) with what the store saw; with
-    `only`, look at those names alone. Files skipped last time are read again (a duplicate's original
-    may be gone now)."""
+    `only`, look at those names alone."""
     names = set(stats) | set(known) if only is None else set(only)
     read, gone, same = [], [], []
     for name in sorted(names):
@@ -87,7 +89,7 @@ def plan_build(known: dict[str, SourceRow], stats: dict[str, list[int]], only: s
         if now is None:
             if before is not None:
                 gone.append(name)
-        elif before is None or before.skipped is not None or [before.size, before.mtime_ns] != list(now):
+        elif before is None or [before.size, before.mtime_ns] != list(now):
             read.append(name)
         else:
             same.append(name)
@@ -103,6 +105,7 @@ class FileWork:
     mtime_ns: int
     articles: list[tuple[Article, bool]] = field(default_factory=list)
     skipped: str | None = None
+    originals: set[str] = field(default_factory=set)  # files holding articles this one duplicates
     retry: bool = False  # refused as a duplicate of a file that is read again in the same build
 
 
@@ -147,13 +150,7 @@ class Indexer:
                 w.clear()
                 files = None
             w.set("settings", json.dumps(self.fingerprint, sort_keys=True))
-            if files is not None:  # plus the files skipped last time: a duplicate's original may be among these
-                files = [Path(f).name for f in files]
-            known = w.sources(files)
-            if files is not None:
-                files = sorted(set(files) | {n for n, r in known.items() if r.skipped})
-            stats = self._stats(files)
-            plan = plan_build(known, stats, None if files is None else set(files))
+            plan, stats = self._plan(w, files)
             report.unchanged = self._kept_articles(w, plan)
             self._forget(w, plan.gone, report)
             claimed: dict[str, str] = {}  # article ids and text digests taken in this build -> file
@@ -185,6 +182,21 @@ class Indexer:
         if old.get("chunking") != new["chunking"]:
             return f"chunking settings changed from {old.get('chunking')} to {new['chunking']}"
         return None
+
+    def _plan(self, w: Writer, files: list[str] | None) -> tuple[BuildPlan, dict[str, list[int]]]:
+        """What to read and forget: the changed files (of all, or of the named ones), plus the files
+        refused as duplicates of articles in those (the original may be gone or changed now)."""
+        only = None if files is None else sorted({Path(f).name for f in files})
+        stats = self._stats(only)
+        plan = plan_build(w.sources(only), stats, None if only is None else set(only))
+        waiting = w.duplicates_of(plan.read + plan.gone) - set(plan.read) - set(plan.gone)
+        if not waiting:
+            return plan, stats
+        found = self._stats(sorted(waiting))
+        stats.update(found)
+        return BuildPlan(tuple(sorted(set(plan.read) | set(found))),
+                         tuple(sorted(set(plan.gone) | (waiting - set(found)))),
+                         tuple(n for n in plan.unchanged if n not in waiting)), stats
 
     def _stats(self, files: list[str] | None) -> dict[str, list[int]]:
         """[size, mtime_ns] of every article file, or of the named ones (missing ones left out)."""
@@ -241,11 +253,13 @@ class Indexer:
             other = claimed.get(article.id) or w.article_source(article.id)
             if other is not None and (other != name or article.id in claimed):
                 reasons.append(f"article id {article.id!r} already used by {other}")
+                work.originals.add(other)
                 work.retry |= other in rereading and other != name
                 continue
             twin = claimed.get(digest) or w.digest_source(digest[5:])
             if twin is not None and (twin != name or digest in claimed):
                 reasons.append(f"same text as {twin}")
+                work.originals.add(twin)
                 work.retry |= twin in rereading and twin != name
                 continue
             claimed[article.id] = claimed[digest] = name
@@ -264,7 +278,7 @@ class Indexer:
             report.skipped.append(Skipped(name, work.skipped))
             self.log(f"skipped {name}: {work.skipped}")
         if not work.articles:
-            w.set_source(name, work.size, work.mtime_ns, work.skipped)
+            w.set_source(name, work.size, work.mtime_ns, work.skipped, work.originals)
         return work
 
     def _index(self, w: Writer, work: list[FileWork], report: BuildReport, log: Callable[[str], None],
@@ -343,7 +357,7 @@ class Indexer:
                 rows.append((ArticleRow(article.id, f.name, article.title, article.url, article.date,
                                         content_hash(article)), text_digest(article)))
                 passages.extend(pieces)
-            w.set_source(f.name, f.size, f.mtime_ns, f.skipped)
+            w.set_source(f.name, f.size, f.mtime_ns, f.skipped, f.originals)
         w.add_articles(rows, passages, vectors)
         report.passages_embedded += len(passages)
 
@@ -375,6 +389,7 @@ class Indexer:
     def _describe(w: Writer, report: BuildReport) -> None:
         report.passages_total = w.passage_count()
         report.articles_total = w.article_count()
+        report.not_indexed = w.skipped_count()
         report.index_type = describe_segments(w.live_segments())
         report.generation = w.generation - 1
         report.commits = w.commits

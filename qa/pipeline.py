@@ -168,20 +168,17 @@ class Pipeline:
         t0 = time.perf_counter()
         retriever = self.retriever()
         t1 = time.perf_counter()
-        vector = retriever.embed(q)
+        hits = retriever.run(q, top_k or self.settings.top_k)
         t2 = time.perf_counter()
-        hits = retriever.run(q, top_k or self.settings.top_k, query_vector=vector)
+        spans = self.read(q, hits)
         t3 = time.perf_counter()
-        spans = self._read(q, hits)
-        t4 = time.perf_counter()
         answer = self.aggregate(asked, hits, spans, retriever.articles(hits))
         answer.resolved_question = q
-        t5 = time.perf_counter()
-        self.timings = {"refresh": t1 - t0, "embed": t2 - t1, "search": t3 - t2, "read": t4 - t3,
-                        "aggregate": t5 - t4}
+        t4 = time.perf_counter()
+        self.timings = {"refresh": t1 - t0, "retrieve": t2 - t1, "read": t3 - t2, "aggregate": t4 - t3}
         return answer
 
-    def _read(self, question: str, hits: list[RetrievedPassage]) -> list[Span]:
+    def read(self, question: str, hits: list[RetrievedPassage]) -> list[Span]:
         """The reader's spans over the retrieved passages, read as the settings say (see qa.reading)."""
         s = self.settings
         return read_passages(self.reader, question, [h.passage for h in hits], s.read_mode, s.read_first,

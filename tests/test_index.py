@@ -244,13 +244,37 @@ def test_targeted_builds_take_paths_and_bring_duplicates_back(corpus_dir: Path, 
     (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
     (corpus_dir / "lisbon2.md").write_text(NEW_ARTICLE)
     (corpus_dir / "empty.md").write_text("")
-    pipe.build_index()
-    assert pipe.build_index().commits == 0, "skipped files are read again but commit nothing new"
+    assert {s.path for s in pipe.build_index().skipped} == {"lisbon2.md", "empty.md"}
+    assert pipe.build_index().commits == 0, "a settled corpus commits nothing"
     (corpus_dir / "mars.txt").write_text("Rover finds ice\n\nThe rover found ice near the Jezero crater.\n")
-    assert pipe.build_index(files=[str(corpus_dir / "mars.txt")]).added == ["mars"], "a path works too"
+    report = pipe.build_index(files=[str(corpus_dir / "mars.txt")])
+    assert report.added == ["mars"], "a path works too"
+    assert report.skipped == [] and report.not_indexed == 2, "skipped files are not read again for nothing"
+    assert "2 file(s) not indexed in all" in report.summary()
     (corpus_dir / "lisbon.txt").unlink()
     report = pipe.build_index(files=["lisbon.txt"])
     assert report.removed == ["lisbon"] and report.added == ["lisbon2"], "the duplicate takes its place"
+
+
+def test_a_duplicate_is_read_again_when_its_original_changes(corpus_dir: Path, make_pipeline, monkeypatch):
+    import qa.indexing
+
+    pipe = make_pipeline(corpus_dir)
+    (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+    (corpus_dir / "lisbon2.md").write_text(NEW_ARTICLE)
+    (corpus_dir / "empty.md").write_text("")
+    pipe.build_index()
+    read = []
+    real = qa.indexing.read_source
+    monkeypatch.setattr(qa.indexing, "read_source", lambda root, path, *a: read.append(path.name) or real(root, path, *a))
+    (corpus_dir / "mars.txt").write_text("Rover finds ice\n\nThe rover found ice near the Jezero crater.\n")
+    assert pipe.build_index().added == ["mars"] and read == ["mars.txt"], "only the changed file is read"
+    read.clear()
+    (corpus_dir / "lisbon.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
+    report = pipe.build_index()
+    assert set(read) == {"lisbon.txt", "lisbon2.md"}, "the changed file and its duplicate, not empty.md"
+    assert report.changed == ["lisbon"] and report.added == ["lisbon2"] and not report.skipped
+    assert pipe.ask("Who runs the floating library?").article == "lisbon2"
 
 
 def test_an_unreadable_database_is_replaced_by_a_rebuild(corpus_dir: Path, make_pipeline, tmp_path: Path):

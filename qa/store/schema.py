@@ -34,6 +34,12 @@ MIGRATIONS: tuple[str, ...] = (
         skipped TEXT                                  -- why the file is not (wholly) indexed; NULL: it is
     );
     CREATE INDEX sources_skipped ON sources(name) WHERE skipped IS NOT NULL;
+    -- Files refused (wholly or in part) as duplicates, with the file holding the original: when that
+    -- file changes or goes, the duplicate is read again (and no other skipped file is).
+    CREATE TABLE duplicates (
+        name TEXT NOT NULL, original TEXT NOT NULL, PRIMARY KEY (name, original)
+    ) WITHOUT ROWID;
+    CREATE INDEX duplicates_original ON duplicates(original);
     -- Articles and passages are versioned by generation: a row is live for a reader of generation G
     -- when added <= G and (deleted IS NULL or deleted > G). Deleted rows are purged once no reader
     -- can see them, so readers need no long transactions and the WAL is always checkpointed.

@@ -255,27 +255,41 @@ class Writer:
 
     # --- sources and articles -----------------------------------------------------------------------
     def sources(self, names: Iterable[str] | None = None) -> dict[str, SourceRow]:
-        """Every file seen, or the named ones and those skipped last time (a targeted build reads
-        a handful of rows, not one per file in the archive)."""
+        """Every file seen, or the named ones (a targeted build reads a handful of rows, not one
+        per file in the archive)."""
         query = "SELECT name, size, mtime_ns, skipped FROM sources"
         if names is None:
             return {r[0]: SourceRow(*r) for r in self.conn.execute(query)}
-        rows = {r[0]: SourceRow(*r) for r in self.conn.execute(query + " WHERE skipped IS NOT NULL")}
-        for name in names:
-            row = self.conn.execute(query + " WHERE name = ?", (name,)).fetchone()
-            if row:
-                rows[name] = SourceRow(*row)
-        return rows
+        rows = (self.conn.execute(query + " WHERE name = ?", (name,)).fetchone() for name in names)
+        return {r[0]: SourceRow(*r) for r in rows if r}
 
-    def set_source(self, name: str, size: int, mtime_ns: int, skipped: str | None = None) -> None:
-        """Record a file as seen (an unchanged record leaves the transaction clean)."""
+    def skipped_count(self) -> int:
+        """Files not (wholly) indexed, as of this transaction."""
+        return self.conn.execute("SELECT count(*) FROM sources WHERE skipped IS NOT NULL").fetchone()[0]
+
+    def set_source(self, name: str, size: int, mtime_ns: int, skipped: str | None = None,
+                   originals: Iterable[str] = ()) -> None:
+        """Record a file as seen, with the files holding the originals of the articles it duplicates
+        (an unchanged record leaves the transaction clean)."""
         row = self.conn.execute("SELECT size, mtime_ns, skipped FROM sources WHERE name = ?", (name,)).fetchone()
-        if row == (size, mtime_ns, skipped):
+        if row == (size, mtime_ns, skipped) and self._originals(name) == set(originals):
             return
         self.conn.execute("INSERT INTO sources VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
                           "size = excluded.size, mtime_ns = excluded.mtime_ns, skipped = excluded.skipped",
                           (name, size, mtime_ns, skipped))
+        self.conn.execute("DELETE FROM duplicates WHERE name = ?", (name,))
+        self.conn.executemany("INSERT INTO duplicates VALUES (?, ?)", [(name, o) for o in sorted(set(originals))])
         self.dirty = True
+
+    def _originals(self, name: str) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT original FROM duplicates WHERE name = ?", (name,))}
+
+    def duplicates_of(self, names: Iterable[str]) -> set[str]:
+        """The files refused as duplicates of articles in these files."""
+        out: set[str] = set()
+        for name in names:
+            out.update(r[0] for r in self.conn.execute("SELECT name FROM duplicates WHERE original = ?", (name,)))
+        return out
 
     def drop_source(self, name: str) -> list[str]:
         """Forget a file and delete its articles; returns their ids."""
@@ -283,6 +297,7 @@ class Writer:
         for aid in gone:
             self.delete_article(aid)
         self.conn.execute("DELETE FROM sources WHERE name = ?", (name,))
+        self.conn.execute("DELETE FROM duplicates WHERE name = ?", (name,))
         self.dirty = True
         return gone
 
@@ -369,6 +384,7 @@ class Writer:
         self.conn.execute("UPDATE tombstones SET dropped = ? WHERE dropped IS NULL", (self.generation,))
         self.conn.execute("UPDATE segments SET dropped = ? WHERE dropped IS NULL", (self.generation,))
         self.conn.execute("DELETE FROM sources")
+        self.conn.execute("DELETE FROM duplicates")
         self.dirty = True
 
     def refresh_common_terms(self, share: float, min_passages: int) -> int:
