@@ -45,7 +45,7 @@ def main() -> None:
     pipe.embedder.encode(texts, progress=False)
     print(f"embedding throughput: {len(texts) / (time.perf_counter() - t):.1f} passages/s ({len(texts)} passages)")
     pipe.ask(QUESTIONS[0])  # warm: models loaded, index in memory
-    totals, parts = [], {k: [] for k in ("retrieve", "read", "aggregate")}
+    totals, parts = [], {k: [] for k in ("embed", "search", "read", "aggregate")}
     for _ in range(5):
         for q in QUESTIONS:
             t = time.perf_counter()

@@ -168,14 +168,17 @@ class Pipeline:
         t0 = time.perf_counter()
         retriever = self.retriever()
         t1 = time.perf_counter()
-        hits = retriever.run(q, top_k or self.settings.top_k)
+        vector = retriever.embed(q)
         t2 = time.perf_counter()
-        spans = self.read(q, hits)
+        hits = retriever.run(q, top_k or self.settings.top_k, query_vector=vector)
         t3 = time.perf_counter()
+        spans = self.read(q, hits)
+        t4 = time.perf_counter()
         answer = self.aggregate(asked, hits, spans, retriever.articles(hits))
         answer.resolved_question = q
-        t4 = time.perf_counter()
-        self.timings = {"refresh": t1 - t0, "retrieve": t2 - t1, "read": t3 - t2, "aggregate": t4 - t3}
+        t5 = time.perf_counter()
+        self.timings = {"refresh": t1 - t0, "embed": t2 - t1, "search": t3 - t2, "read": t4 - t3,
+                        "aggregate": t5 - t4}
         return answer
 
     def read(self, question: str, hits: list[RetrievedPassage]) -> list[Span]:

@@ -6,27 +6,13 @@ run against one store snapshot, and only the passages that make the top-k are fe
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
 from qa.embedding import Embedder
 from qa.store import ArticleRow, Snapshot
 from qa.types import RetrievedPassage
-
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-
-
-def _keyword_pool() -> ThreadPoolExecutor:
-    """Threads for keyword searches, shared by every retriever (one per snapshot would leak them)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qa-keywords")
-        return _pool
 
 
 class Retriever:
@@ -41,13 +27,11 @@ class Retriever:
     def embed(self, question: str) -> np.ndarray:
         return self.embedder.encode([question], progress=False)[0]
 
-    def run(self, question: str, top_k: int = 5) -> list[RetrievedPassage]:
-        """Fuse the dense and keyword rankings: score = sum of 1 / (rrf_k + rank) over both lists.
-        The keyword search runs in a worker thread while the question is embedded and the vectors
-        searched (SQLite, torch and FAISS all release the GIL): at 1M passages it is the slower half."""
-        keyword_search = _keyword_pool().submit(self.snapshot.search_keywords, question, self.candidates)
-        dense = self.snapshot.search_vectors(self.embed(question), self.candidates)
-        keyword = keyword_search.result()
+    def run(self, question: str, top_k: int = 5, query_vector: Any = None) -> list[RetrievedPassage]:
+        """Fuse the dense and keyword rankings: score = sum of 1 / (rrf_k + rank) over both lists."""
+        vector = self.embed(question) if query_vector is None else query_vector
+        dense = self.snapshot.search_vectors(vector, self.candidates)
+        keyword = self.snapshot.search_keywords(question, self.candidates)
         scores: dict[int, float] = {}
         ranks: dict[int, list[int | None]] = {}
         for which, ranking in enumerate((dense, keyword)):

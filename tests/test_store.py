@@ -224,6 +224,28 @@ def test_keyword_search_stems_and_ignores_syntax(tmp_path: Path):
     assert fts_query(query_words('say "hi" NEAR')) == '"say" OR "hi" OR "near"'
 
 
+def test_keyword_search_sees_only_its_own_generation(tmp_path: Path):
+    """Deleted passages stay in the keyword index while an older reader may see them, and newer ones
+    are there before this reader's generation has them: neither may take a live passage's place."""
+    rng = np.random.default_rng(10)
+    store = Store(tmp_path)
+    with store.writer() as w:
+        _add(w, 0, 40, rng)
+    old = store.snapshot()
+    with store.writer() as w:
+        for i in range(40):
+            if i % 10:
+                w.delete_article(f"a{i}")
+        _add(w, 100, 4, rng)
+    new = store.snapshot()
+    for snap in (old, new):
+        expected = {p.id for a in snap.articles() for p in snap.article_passages(a.id) if "ferry" in p.text}
+        assert {i for i, _ in snap.search_keywords("ferries", 1000)} == expected
+        top = snap.search_keywords("ferries", 3)
+        assert len(top) == 3 and {i for i, _ in top} <= expected
+    assert len({p.id for a in new.articles() for p in new.article_passages(a.id) if "ferry" in p.text}) < 12
+
+
 def test_a_newer_format_is_refused(tmp_path: Path):
     import sqlite3
 

@@ -6,6 +6,7 @@ reader ever holds a transaction open."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -68,11 +69,20 @@ class Snapshot:
             with self._lock:
                 word_stems = stems(self._conn, words)
             words = uncommon(words, word_stems, self.common)
-        rows = self._rows(
-            f"SELECT f.rowid, -bm25(passages_fts) FROM passages_fts f JOIN passages p ON p.id = f.rowid "
-            f"WHERE passages_fts MATCH :q AND {live('p')} ORDER BY bm25(passages_fts) LIMIT :k",
-            {"q": fts_query(words), "k": k})
-        return [(int(i), float(s)) for i, s in rows]
+        query, n = fts_query(words), 2 * k
+        while True:  # FTS5 ranks alone (joining each match to its row took 2.5x as long at 1M passages)
+            ranked = self._rows("SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH :q "
+                                "ORDER BY bm25(passages_fts) LIMIT :n", {"q": query, "n": n})
+            alive = self._live_passage_ids([i for i, _ in ranked])
+            hits = [(int(i), float(s)) for i, s in ranked if i in alive][:k]
+            if len(hits) == k or len(ranked) < n:  # else deleted or newer passages took places: look further
+                return hits
+            n *= 4
+
+    def _live_passage_ids(self, ids: list[int]) -> set[int]:
+        rows = self._rows(f"SELECT id FROM passages p WHERE id IN (SELECT value FROM json_each(:ids)) AND {live('p')}",
+                          {"ids": json.dumps(ids)})
+        return {r[0] for r in rows}
 
     # --- rows ---------------------------------------------------------------------------------------
     def passages(self, ids: list[int]) -> dict[int, Passage]:
