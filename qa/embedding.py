@@ -20,6 +20,13 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def _device() -> str:
+    """A CUDA GPU when torch sees one (a CUDA build of torch on a machine with a GPU), else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 class EmbeddingError(RuntimeError):
     """The embedding model could not be loaded."""
 
@@ -44,7 +51,7 @@ class Embedder:
             hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
             try:
-                self._model = SentenceTransformer(path, device="cpu")
+                self._model = SentenceTransformer(path, device=_device())
             except Exception as exc:
                 raise EmbeddingError(f"cannot load embedding model {self.model_name!r} ({path}): {exc}") from exc
         return self._model
