@@ -26,6 +26,7 @@ ENV = {
     "QA_LOGIN_FAILURES_PER_MINUTE": "login_failures_per_minute",
     "QA_READ_MODE": "read_mode",
     "QA_READER_PRECISION": "reader_precision",
+    "QA_EVIDENCE_CHECK": "evidence_check",
 }
 
 
@@ -73,6 +74,9 @@ class Settings:
     read_confidence: float = 0.8
     # "auto": bfloat16 weights on CPUs with AMX, else fp32; or "fp32" / "bf16". See qa.reader.
     reader_precision: str = "auto"
+    # "names": an answer whose passage (or title) lacks a name or number of the question is withdrawn
+    # (see qa.evidence); "off": answers stand on the reader's score alone.
+    evidence_check: str = "names"
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -14,6 +14,7 @@ from qa.chunking import Chunker, sentence_spans
 from qa.config import Settings
 from qa.conversation import resolve
 from qa.embedding import Embedder
+from qa.evidence import key_terms, missing_terms
 from qa.corpus import signature
 from qa.errors import QAError
 from qa.indexing import BuildReport, Indexer
@@ -172,7 +173,7 @@ class Pipeline:
         t2 = time.perf_counter()
         hits = retriever.run(q, top_k or self.settings.top_k, query_vector=vector)
         t3 = time.perf_counter()
-        spans = self.read(q, hits)
+        spans = self.supported(q, hits, self.read(q, hits), retriever)
         t4 = time.perf_counter()
         answer = self.aggregate(asked, hits, spans, retriever.articles(hits))
         answer.resolved_question = q
@@ -186,6 +187,22 @@ class Pipeline:
         s = self.settings
         return read_passages(self.reader, question, [h.passage for h in hits], s.read_mode, s.read_first,
                              s.read_confidence).spans
+
+    def supported(self, question: str, hits: list[RetrievedPassage], spans: list[Span],
+                  retriever: Retriever) -> list[Span]:
+        """The spans whose article mentions the question's names and numbers (all, when the check is off)."""
+        if self.settings.evidence_check == "off" or not key_terms(question):
+            return spans
+        texts: dict[str, str] = {}
+        kept = []
+        for span in spans:
+            passage = hits[span.passage_index].passage
+            if passage.article_id not in texts:
+                texts[passage.article_id] = passage.title + "\n" + "\n".join(
+                    p.text for p in retriever.snapshot.article_passages(passage.article_id))
+            if not missing_terms(question, texts[passage.article_id]):
+                kept.append(span)
+        return kept
 
     def aggregate(self, question: str, hits: list[RetrievedPassage], spans: list[Span],
                   articles: dict[str, ArticleRow]) -> Answer:

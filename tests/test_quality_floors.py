@@ -16,9 +16,10 @@ SEED_SET = ROOT / "tests/data/seed_questions.jsonl"
 XQUAD = ROOT / "bench/data/xquad-dev.json"
 
 # measured 2026-11-25: seed HasAns F1 89.8, no-answer accuracy 91.7 % (11 of 12), recall@5 100 %;
-# XQuAD slice (every 10th question, 100, all 41 articles indexed) F1 72.0, EM 61.0, recall@5 98 %
+# XQuAD slice (every 10th question, 100, all 41 articles indexed) F1 69.0, EM 58.0, recall@5 98 %
+# (72.0 / 61.0 with the evidence check off: it withdraws 3 right answers here, see bench/near_miss.py)
 SEED_F1_FLOOR, SEED_NO_ANSWER_FLOOR, SEED_RECALL_FLOOR = 88.5, 90.0, 100.0
-XQUAD_F1_FLOOR, XQUAD_RECALL_FLOOR = 70.0, 96.0
+XQUAD_F1_FLOOR, XQUAD_RECALL_FLOOR = 67.0, 96.0
 
 
 def test_seed_question_set_stays_above_its_floors(corpus_dir: Path, make_pipeline):

@@ -1,0 +1,31 @@
+"""The evidence check: an answer about a name or number its article never mentions is withdrawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from qa.evidence import key_terms, missing_terms
+
+
+def test_key_terms_are_the_questions_names_and_numbers():
+    assert key_terms("When did Duque meet Biden in 2021?") == ["duque", "biden", "2021"]
+    assert key_terms("What do major non-NATO allies receive?") == []
+    assert key_terms("What did the U.S. give Colombia's army?") == ["colombia"], "abbreviations are left out"
+    assert key_terms("Who wrote it?") == []
+
+
+def test_names_are_matched_loosely_and_unknown_ones_are_missing():
+    text = "Iván Duque, Colombia's president, met Joe Biden on 10 March 2,021. The Beroids and Gandhi."
+    assert missing_terms("What did Gandhi write?", text) == []
+    assert missing_terms("When did Duque meet Biden?", text) == []
+    assert missing_terms("What did the Colombian leader say in 2021?", text) == [], "endings and separators"
+    assert missing_terms("What do Beriods eat? What did Gandi write?", text) == [], "one letter off"
+    assert missing_terms("What did Ghandi write?", text) == ["ghandi"], "two letters off"
+    assert missing_terms("When did Duque meet Putin in 1999?", text) == ["putin", "1999"]
+
+
+def test_a_question_about_someone_the_articles_never_mention_gets_no_answer(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    assert pipe.ask("When did Duque meet Biden?").text == "Thursday"
+    assert pipe.ask("When did Duque meet Putin?").text is None
+    assert make_pipeline(corpus_dir, evidence_check="off").ask("When did Duque meet Putin?").text == "Thursday"
