@@ -41,7 +41,7 @@ def read_with(pipe: Any, asked: str, reader_question: str, search_query: str) ->
     """ask()'s retrieve-and-read steps with a given reader question and search query."""
     retriever = pipe.retriever()
     hits = retriever.run(search_query, pipe.settings.top_k)
-    spans = pipe.read(reader_question, hits)
+    spans = pipe.supported(reader_question, hits, pipe.read(reader_question, hits), retriever)
     answer = pipe.aggregate(asked, hits, spans, retriever.articles(hits))
     answer.resolved_question = reader_question
     return answer

@@ -24,8 +24,16 @@ def _log(message: str) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     from qa.pipeline import Pipeline
 
-    report = Pipeline(_settings(args), log=_log).build_index(rebuild=args.rebuild, files=args.files or None,
-                                                             compact=args.compact)
+    settings = _settings(args)
+    embedder = None
+    if args.ray:
+        from qa.cluster import RayEmbedder, RayReadAhead
+
+        embedder = RayEmbedder(settings.embedding_model, args.ray, args.replicas, log=_log)
+    pipe = Pipeline(settings, log=_log, embedder=embedder)
+    if args.ray:
+        pipe.indexer.read_ahead = RayReadAhead(embedder, pipe.indexer.chunker, settings.max_article_bytes, log=_log)
+    report = pipe.build_index(rebuild=args.rebuild, files=args.files or None, compact=args.compact)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -225,6 +233,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--compact", action="store_true",
                     help="merge all vector segments into one, dropping deleted vectors")
     sp.add_argument("--json", action="store_true", help="print the build report as JSON")
+    sp.add_argument("--ray", metavar="ADDRESS",
+                    help="embed on a Ray cluster (e.g. 127.0.0.1:6379, or auto); needs pip install 'qa[cluster]'")
+    sp.add_argument("--replicas", type=int, help="embedder replicas on the cluster (default: one per GPU, else per CPU)")
     sp.set_defaults(func=cmd_index)
 
     sp = sub.add_parser("ask", help="answer a question from the articles")

@@ -74,7 +74,7 @@ class Settings:
     read_confidence: float = 0.8
     # "auto": bfloat16 weights on CPUs with AMX, else fp32; or "fp32" / "bf16". See qa.reader.
     reader_precision: str = "auto"
-    # "names": an answer whose passage (or title) lacks a name or number of the question is withdrawn
+    # "names": an answer whose article (text or title) never mentions a name or number of the question is withdrawn
     # (see qa.evidence); "off": answers stand on the reader's score alone.
     evidence_check: str = "names"
 

@@ -112,23 +112,39 @@ def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES, skip: Iter
 def read_source(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
     """Read one file of the corpus folder `root` (resolved), refusing symlinks that lead outside it;
     every failure is an ArticleError with the reason."""
+    return parse_file(path, source_bytes(root, path, max_bytes))
+
+
+def source_bytes(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of one file of the corpus folder `root` (resolved), after the checks that need the
+    file itself: a symlink must stay inside the folder, the type must be known, the size within limits."""
     try:
         if path.is_symlink() and root not in path.resolve().parents:
             raise ArticleError("symlink pointing outside the corpus folder")
-        return read_file(path, max_bytes=max_bytes)
+        return _checked_bytes(path, max_bytes)
     except OSError as exc:
         raise ArticleError(f"unreadable: {exc.strerror or exc}") from None
 
 
 def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
     """Parse one file into articles, or raise ArticleError with the reason."""
+    return parse_file(path, _checked_bytes(path, max_bytes))
+
+
+def _checked_bytes(path: Path, max_bytes: int) -> bytes:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise ArticleError(f"unsupported file type {suffix or '(none)'}; use one of {', '.join(sorted(SUFFIXES))}")
     size = path.stat().st_size
     if size > max_bytes:
         raise ArticleError(f"file too large ({size:,} bytes; the limit is {max_bytes:,})")
-    text = decode(path.read_bytes())
+    return path.read_bytes()
+
+
+def parse_file(path: Path, data: bytes) -> list[Article]:
+    """Parse a file's bytes into articles (`path` gives the name and type; the file is not touched)."""
+    text = decode(data)
+    suffix = path.suffix.lower()
     if suffix in JSON_SUFFIXES:
         return _json_articles(path, text)
     if suffix in HTML_SUFFIXES:

@@ -81,7 +81,7 @@ class BuildPlan:
 
 def plan_build(known: dict[str, SourceRow], stats: dict[str, list[int]], only: set[str] | None = None) -> BuildPlan:
     """Compare the files as they are (`stats`: name -> [size, mtime_ns]) with what the store saw; with
-    `only`, look at those names alone."""
+    `only`, look at those names alone (and read again any of them that was skipped)."""
     names = set(stats) | set(known) if only is None else set(only)
     read, gone, same = [], [], []
     for name in sorted(names):
@@ -89,11 +89,23 @@ def plan_build(known: dict[str, SourceRow], stats: dict[str, list[int]], only: s
         if now is None:
             if before is not None:
                 gone.append(name)
-        elif before is None or [before.size, before.mtime_ns] != list(now):
-            read.append(name)
+        elif before is None or [before.size, before.mtime_ns] != list(now) or (only and before.skipped):
+            read.append(name)  # a named file not (wholly) indexed is read again: its original may have moved
         else:
             same.append(name)
     return BuildPlan(tuple(read), tuple(gone), tuple(same))
+
+
+@dataclass
+class ReadFile:
+    """A file read and split into passages ahead of the build (on a cluster): its articles, each with
+    its passages (ids not yet given), or why it cannot be read."""
+
+    articles: list[tuple[Article, list[Passage]]] = field(default_factory=list)
+    error: str | None = None
+
+
+ReadAhead = Callable[[Path, list[str]], dict[str, ReadFile]]
 
 
 @dataclass
@@ -107,6 +119,13 @@ class FileWork:
     skipped: str | None = None
     originals: set[str] = field(default_factory=set)  # files holding articles this one duplicates
     retry: bool = False  # refused as a duplicate of a file that is read again in the same build
+    passages: dict[str, list[Passage]] = field(default_factory=dict)  # split ahead, by article id
+
+    @property
+    def recorded_mtime(self) -> int:
+        """The mtime to record: none (-1, read again next build) while a retry is pending, so that a
+        build stopped before the retry does not leave the file looking done."""
+        return -1 if self.retry else self.mtime_ns
 
 
 class Indexer:
@@ -114,7 +133,10 @@ class Indexer:
 
     def __init__(self, corpus_dir: Path, store: Store, chunker: Chunker, embedder: Embedder, embedding_model: str,
                  policy: MergePolicy | None = None, max_article_bytes: int = 10_000_000,
-                 batch_passages: int = 2048, log: Callable[[str], None] = print) -> None:
+                 batch_passages: int = 2048, log: Callable[[str], None] = print,
+                 read_ahead: ReadAhead | None = None) -> None:
+        """`read_ahead`, when given, reads and splits the files to index elsewhere (see qa.cluster);
+        the decisions and the commits stay here."""
         self.corpus_dir = Path(corpus_dir)
         self.store = store
         self.chunker = chunker
@@ -124,6 +146,7 @@ class Indexer:
         self.max_article_bytes = max_article_bytes
         self.batch_passages = batch_passages
         self.log = log
+        self.read_ahead = read_ahead
 
     @functools.cached_property
     def fingerprint(self) -> dict[str, Any]:
@@ -154,7 +177,9 @@ class Indexer:
             report.unchanged = self._kept_articles(w, plan)
             self._forget(w, plan.gone, report)
             claimed: dict[str, str] = {}  # article ids and text digests taken in this build -> file
-            work = [self._read(w, name, stats[name], claimed, set(plan.read), report) for name in plan.read]
+            ahead = self.read_ahead(self.corpus_dir, list(plan.read)) if self.read_ahead and plan.read else {}
+            work = [self._read(w, name, stats[name], claimed, set(plan.read), report, ahead.get(name))
+                    for name in plan.read]
             self._index(w, work, report, log, commit_batches=not report.full_rebuild)
             self._retry_moved_duplicates(w, work, stats, report, log)
             w.checkpoint()
@@ -192,6 +217,7 @@ class Indexer:
         waiting = w.duplicates_of(plan.read + plan.gone) - set(plan.read) - set(plan.gone)
         if not waiting:
             return plan, stats
+        w.mark_unread(waiting)
         found = self._stats(sorted(waiting))
         stats.update(found)
         return BuildPlan(tuple(sorted(set(plan.read) | set(found))),
@@ -231,21 +257,27 @@ class Indexer:
         if not retry:
             return
         report.skipped = [s for s in report.skipped if s.path not in retry]
-        again = [self._read(w, name, stats[name], {}, set(), report) for name in retry]
+        claimed: dict[str, str] = {}
+        again = [self._read(w, name, stats[name], claimed, set(), report) for name in retry]
         self._index(w, again, report, log, commit_batches=False)
 
     def _read(self, w: Writer, name: str, stat: list[int], claimed: dict[str, str], rereading: set[str],
-              report: BuildReport) -> FileWork:
-        """Read one file and decide, per article, whether it is new, changed, unchanged or a duplicate
-        (of an article already held, or claimed earlier in this build; a clash with a file that is being
-        read again in this build marks the file for a retry once that file is done)."""
+              report: BuildReport, ready: ReadFile | None = None) -> FileWork:
+        """Read one file (or take it as read ahead) and decide, per article, whether it is new, changed,
+        unchanged or a duplicate (of an article already held, or claimed earlier in this build; a clash
+        with a file that is being read again in this build marks the file for a retry once that file
+        is done)."""
         work = FileWork(name, stat[0], stat[1])
         old = {a.id: a for a in w.articles_of(name)}
-        try:
-            articles = read_source(self.corpus_dir.resolve(), self.corpus_dir / name, self.max_article_bytes)
-        except ArticleError as exc:
-            work.skipped = str(exc)
-            articles = []
+        if ready is not None:
+            articles, work.skipped = [a for a, _ in ready.articles], ready.error
+            work.passages = {a.id: pieces for a, pieces in ready.articles}
+        else:
+            try:
+                articles = read_source(self.corpus_dir.resolve(), self.corpus_dir / name, self.max_article_bytes)
+            except ArticleError as exc:
+                work.skipped = str(exc)
+                articles = []
         reasons = []
         for article in articles:
             article.path = name
@@ -278,7 +310,7 @@ class Indexer:
             report.skipped.append(Skipped(name, work.skipped))
             self.log(f"skipped {name}: {work.skipped}")
         if not work.articles:
-            w.set_source(name, work.size, work.mtime_ns, work.skipped, work.originals)
+            w.set_source(name, work.size, work.recorded_mtime, work.skipped, work.originals)
         return work
 
     def _index(self, w: Writer, work: list[FileWork], report: BuildReport, log: Callable[[str], None],
@@ -289,7 +321,7 @@ class Indexer:
         if total:
             log(f"embedding {total} article(s) from {len(pending)} file(s)")
         batch: list[tuple[FileWork, list[tuple[Article, bool, list[Passage]]]]] = []
-        size = 0
+        size = done = 0
         for f in pending:
             chunks = self._chunk(w, f, report)
             if chunks is None:
@@ -300,6 +332,9 @@ class Indexer:
                 self._add_batch(w, batch, report)
                 if commit_batches:
                     w.checkpoint()
+                done += sum(len(c) for _, c in batch)
+                log(f"indexed {done} of {total} article(s), {report.passages_embedded} passages "
+                    f"({report.passages_embedded / max(report.embed_seconds, 1e-9):.0f} passages/s embedding)")
                 batch, size = [], 0
         if batch:
             self._add_batch(w, batch, report)
@@ -308,7 +343,7 @@ class Indexer:
         out = []
         for article, replaces in f.articles:
             try:
-                pieces = self.chunker.split(article)
+                pieces = f.passages[article.id] if article.id in f.passages else self.chunker.split(article)
             except Exception as exc:  # noqa: BLE001 - a tokenizer failure must not stop the others
                 self._skip_file(w, f, f"cannot be split into passages ({type(exc).__name__}: {exc})", report)
                 return None
@@ -326,7 +361,7 @@ class Indexer:
                 report.removed.append(article.id)
         report.skipped.append(Skipped(f.name, reason))
         self.log(f"skipped {f.name}: {reason}")
-        w.set_source(f.name, f.size, f.mtime_ns, reason)
+        w.set_source(f.name, f.size, f.recorded_mtime, reason, f.originals)
 
     def _add_batch(self, w: Writer, batch: list[tuple[FileWork, list[tuple[Article, bool, list[Passage]]]]],
                    report: BuildReport) -> None:
@@ -357,7 +392,7 @@ class Indexer:
                 rows.append((ArticleRow(article.id, f.name, article.title, article.url, article.date,
                                         content_hash(article)), text_digest(article)))
                 passages.extend(pieces)
-            w.set_source(f.name, f.size, f.mtime_ns, f.skipped, f.originals)
+            w.set_source(f.name, f.size, f.recorded_mtime, f.skipped, f.originals)
         w.add_articles(rows, passages, vectors)
         report.passages_embedded += len(passages)
 

@@ -12,6 +12,9 @@ def test_key_terms_are_the_questions_names_and_numbers():
     assert key_terms("What do major non-NATO allies receive?") == []
     assert key_terms("What did the U.S. give Colombia's army?") == ["colombia"], "abbreviations are left out"
     assert key_terms("Who wrote it?") == []
+    assert key_terms("I read about the ferry. Tell me who runs it for Valmora?") == ["valmora"], "sentence starts"
+    assert key_terms("Why Is Colombia Getting This Status?") == [], "Title Case tells nothing"
+    assert key_terms("When did Duque meet Putin?") == ["duque", "putin"], "a short question, mostly names"
 
 
 def test_names_are_matched_loosely_and_unknown_ones_are_missing():
@@ -22,6 +25,9 @@ def test_names_are_matched_loosely_and_unknown_ones_are_missing():
     assert missing_terms("What do Beriods eat? What did Gandi write?", text) == [], "one letter off"
     assert missing_terms("What did Ghandi write?", text) == ["ghandi"], "two letters off"
     assert missing_terms("When did Duque meet Putin in 1999?", text) == ["putin", "1999"]
+    assert missing_terms("When did Ivan Duque meet Biden?", text) == [], "accents"
+    assert missing_terms("Where did Iván O'Brien go?", "Ivan O\u2019Brien went home.") == [], "apostrophes"
+    assert missing_terms("How many books, 12000?", "It holds 12 000 books.") == []
 
 
 def test_a_question_about_someone_the_articles_never_mention_gets_no_answer(corpus_dir: Path, make_pipeline):

@@ -289,3 +289,66 @@ def test_an_unreadable_database_is_replaced_by_a_rebuild(corpus_dir: Path, make_
     assert fresh.build_index(rebuild=True).articles_total == 2
     assert list((tmp_path / "index").glob("qa.db.unreadable-*")), "the damaged file is kept aside"
     assert fresh.ask(SEED_QUESTION).text == "material and supply loans"
+
+
+def test_a_build_stopped_before_a_duplicate_is_read_again_loses_nothing(corpus_dir: Path, make_pipeline, monkeypatch):
+    pipe = make_pipeline(corpus_dir, commit_passages=1)  # every file commits on its own
+    (corpus_dir / "a.txt").write_text(NEW_ARTICLE)
+    (corpus_dir / "b.txt").write_text(NEW_ARTICLE)
+    pipe.build_index()
+    (corpus_dir / "a.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
+    real = pipe.embedder.encode
+
+    def killed_on_the_library(texts, *args, **kwargs):
+        if any("floating library" in t for t in texts):
+            raise KeyboardInterrupt("stopped while embedding b.txt, after a.txt committed")
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(pipe.embedder, "encode", killed_on_the_library)
+    with pytest.raises(KeyboardInterrupt):
+        pipe.build_index()
+    monkeypatch.setattr(pipe.embedder, "encode", real)
+    report = pipe.build_index()
+    assert report.added == ["b"], "b.txt, refused as a copy of a.txt's old text, is read again"
+    assert pipe.ask("Who runs the floating library?").article == "b"
+
+
+def test_two_copies_of_a_changed_original_keep_one_copy(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (corpus_dir / name).write_text(NEW_ARTICLE)
+    pipe.build_index()
+    (corpus_dir / "a.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
+    report = pipe.build_index()
+    assert report.added == ["b"] and [s.path for s in report.skipped] == ["c.txt"]
+    assert "same text as b.txt" in report.skipped[0].reason
+    assert pipe.ask("Who runs the floating library?").article == "b"
+    assert pipe.build_index().commits == 0, "a settled corpus commits nothing"
+
+
+def test_a_named_file_refused_as_a_duplicate_is_read_again(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    (corpus_dir / "a.txt").write_text(NEW_ARTICLE)
+    (corpus_dir / "b.txt").write_text(NEW_ARTICLE)
+    pipe.build_index()
+    report = pipe.build_index(files=["b.txt"])
+    assert [s.path for s in report.skipped] == ["b.txt"] and "same text as a.txt" in report.skipped[0].reason
+
+
+def test_a_format_1_store_is_migrated_and_its_duplicates_read_once_more(corpus_dir: Path, make_pipeline, tmp_path: Path):
+    import sqlite3
+
+    pipe = make_pipeline(corpus_dir)
+    (corpus_dir / "a.txt").write_text(NEW_ARTICLE)
+    (corpus_dir / "b.txt").write_text(NEW_ARTICLE)
+    pipe.build_index()
+    db = sqlite3.connect(tmp_path / "index" / "qa.db")  # as the first store format left it
+    db.executescript("DROP TABLE duplicates; DROP INDEX sources_skipped; PRAGMA user_version = 1;")
+    db.close()
+    fresh = make_pipeline(corpus_dir)
+    report = fresh.build_index()
+    assert [s.path for s in report.skipped] == ["b.txt"], "read once more, to record its original"
+    (corpus_dir / "a.txt").unlink()
+    assert fresh.build_index().added == ["b"], "and it takes the original's place when that goes"
+    db = sqlite3.connect(tmp_path / "index" / "qa.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -33,13 +33,6 @@ MIGRATIONS: tuple[str, ...] = (
         name TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
         skipped TEXT                                  -- why the file is not (wholly) indexed; NULL: it is
     );
-    CREATE INDEX sources_skipped ON sources(name) WHERE skipped IS NOT NULL;
-    -- Files refused (wholly or in part) as duplicates, with the file holding the original: when that
-    -- file changes or goes, the duplicate is read again (and no other skipped file is).
-    CREATE TABLE duplicates (
-        name TEXT NOT NULL, original TEXT NOT NULL, PRIMARY KEY (name, original)
-    ) WITHOUT ROWID;
-    CREATE INDEX duplicates_original ON duplicates(original);
     -- Articles and passages are versioned by generation: a row is live for a reader of generation G
     -- when added <= G and (deleted IS NULL or deleted > G). Deleted rows are purged once no reader
     -- can see them, so readers need no long transactions and the WAL is always checkpointed.
@@ -79,6 +72,18 @@ MIGRATIONS: tuple[str, ...] = (
     -- Stemmed terms in more than a share of all passages, as of the last base merge: keyword search
     -- leaves them out of a query (their BM25 weight is small, their posting lists long).
     CREATE TABLE common_terms (term TEXT PRIMARY KEY);
+    """,
+    """
+    CREATE INDEX sources_skipped ON sources(name) WHERE skipped IS NOT NULL;
+    -- Files refused (wholly or in part) as duplicates, with the file holding the original: when that
+    -- file changes or goes, the duplicate is read again (and no other skipped file is).
+    CREATE TABLE duplicates (
+        name TEXT NOT NULL, original TEXT NOT NULL, PRIMARY KEY (name, original)
+    ) WITHOUT ROWID;
+    CREATE INDEX duplicates_original ON duplicates(original);
+    -- Format 1 re-read every skipped file at each build and kept no originals: read them once more
+    -- so that their originals are recorded.
+    UPDATE sources SET mtime_ns = -1 WHERE skipped IS NOT NULL;
     """,
 )
 FORMAT = len(MIGRATIONS)

@@ -286,10 +286,16 @@ class Writer:
 
     def duplicates_of(self, names: Iterable[str]) -> set[str]:
         """The files refused as duplicates of articles in these files."""
-        out: set[str] = set()
-        for name in names:
-            out.update(r[0] for r in self.conn.execute("SELECT name FROM duplicates WHERE original = ?", (name,)))
-        return out
+        rows = self.conn.execute("SELECT DISTINCT name FROM duplicates WHERE original IN "
+                                 "(SELECT value FROM json_each(?))", (json.dumps(list(names)),))
+        return {r[0] for r in rows}
+
+    def mark_unread(self, names: Iterable[str]) -> None:
+        """Make the next build read these files whatever their stats (they are read in this one; if it
+        stops before their batch commits, they must not look done)."""
+        self.conn.execute("UPDATE sources SET mtime_ns = -1 WHERE name IN (SELECT value FROM json_each(?))",
+                          (json.dumps(list(names)),))
+        self.dirty = True
 
     def drop_source(self, name: str) -> list[str]:
         """Forget a file and delete its articles; returns their ids."""

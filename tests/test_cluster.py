@@ -1,0 +1,97 @@
+"""Indexing on a real local Ray cluster: a head started on 127.0.0.1 by the test, torn down by its pid.
+
+All cluster traffic stays on the loopback address (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 keeps Ray from
+swapping 127.0.0.1 for the machine's interface address).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import ROOT, SEED_QUESTION
+
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported: set it first
+ray = pytest.importorskip("ray")
+
+QUESTIONS = [SEED_QUESTION, "When did Duque meet Biden?", "What is the capital of Colombia?"]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    """A Ray head on 127.0.0.1 with 2 CPUs, in its own process group, killed by its pid at the end."""
+    from qa.cluster import local_head
+
+    with local_head(num_cpus=2) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def articles(tmp_path_factory) -> Path:
+    """The seed corpus plus 200 XQuAD paragraphs as articles."""
+    folder = tmp_path_factory.mktemp("cluster") / "corpus"
+    shutil.copytree(ROOT / "corpus", folder)
+    data = json.loads((ROOT / "bench/data/xquad-dev.json").read_text(encoding="utf-8"))["data"]
+    paragraphs = [(a["title"], p["context"]) for a in data for p in a["paragraphs"]][:200]
+    for n, (title, text) in enumerate(paragraphs):
+        (folder / f"x{n:03d}.txt").write_text(f"{title.replace('_', ' ')} ({n})\n\n{text}\n", encoding="utf-8")
+    return folder
+
+
+def test_index_on_the_cluster_answers_like_a_local_build(cluster: str, articles: Path, tmp_path: Path,
+                                                        make_pipeline):
+    run = subprocess.run([sys.executable, "-m", "qa", "index", "--ray", cluster, "--corpus", str(articles),
+                          "--index", str(tmp_path / "ray-index"), "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout)
+    assert "2 Ray replica(s)" in run.stderr and "read and split 202 file(s) on the cluster" in run.stderr
+    assert report["articles_total"] == 202 and not report["skipped"]
+
+    from qa.config import Settings
+    from qa.pipeline import Pipeline
+
+    local = make_pipeline(articles)
+    local.build_index()
+    on_ray = Pipeline(Settings.load(corpus_dir=articles, index_dir=tmp_path / "ray-index"), log=lambda m: None,
+                      embedder=local.embedder, reader=local.reader)
+    assert on_ray.retriever().snapshot.check(tmp_path / "ray-index" / "segments") == []
+    for q in QUESTIONS + ["What is the name of a Bodhisattva vow?", "How many tackles did Luke Kuechly register?"]:
+        a, b = local.ask(q), on_ray.ask(q)
+        assert (a.text, a.article) == (b.text, b.article), q
+    assert on_ray.ask(SEED_QUESTION).text == "material and supply loans"
+
+
+def test_a_replica_killed_mid_job_is_retried_and_nothing_is_lost(cluster: str, articles: Path, make_pipeline):
+    from qa.cluster import RayEmbedder, RayReadAhead
+
+    embedder = RayEmbedder("all-MiniLM-L6-v2", cluster, replicas=2, log=lambda m: None)
+    pids = embedder.worker_pids()
+    pipe = make_pipeline(articles, commit_passages=16)  # many small batches: the kill lands mid-job
+    pipe.indexer.embedder = embedder
+    pipe.indexer.read_ahead = RayReadAhead(embedder, pipe.indexer.chunker, 10_000_000, log=lambda m: None)
+    result: dict = {}
+    job = threading.Thread(target=lambda: result.update(report=pipe.build_index()))
+    job.start()
+    deadline = time.monotonic() + 120
+    while pipe.store.generation() < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(pids[0], signal.SIGKILL)
+    job.join(timeout=600)
+    report = result["report"]
+    assert report.articles_total == 202 and not report.skipped
+    snapshot = pipe.retriever().snapshot
+    assert snapshot.check(pipe.store.segments_dir) == [], "every passage has its vector, once"
+    assert {a.id for a in snapshot.articles()} == {p.stem for p in articles.iterdir()}
+    assert pids[0] not in embedder.worker_pids(), "the killed replica was restarted"
+    assert pipe.ask(SEED_QUESTION).text == "material and supply loans"
