@@ -27,7 +27,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     embedder = None
     if args.ray:
-        from qa.cluster import RayEmbedder, RayReadAhead
+        from qa.cluster.indexing import RayEmbedder, RayReadAhead
 
         embedder = RayEmbedder(settings.embedding_model, args.ray, args.replicas, log=_log)
     pipe = Pipeline(settings, log=_log, embedder=embedder)
@@ -108,8 +108,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qa.ui import serve
 
     editors = load_editors(args.admin_password, args.admin_password_file)
-    serve(_settings(args), host=args.host, port=args.port, share=args.share,
-          concurrency=args.concurrency, network=args.network, editors=editors)
+    settings = _settings(args)
+    pipeline = None
+    if args.ray:
+        from qa.cluster.serving import deploy
+        from qa.pipeline import Pipeline
+
+        reader = deploy(settings, args.ray, http_host=args.host, http_port=args.ray_port,
+                        max_readers=args.max_readers, log=_log)
+        pipeline = Pipeline(settings, log=_log, reader=reader)
+    try:
+        serve(settings, host=args.host, port=args.port, share=args.share, concurrency=args.concurrency,
+              network=args.network, editors=editors, pipeline=pipeline)
+    finally:
+        if args.ray:
+            from qa.cluster.serving import undeploy
+
+            undeploy()  # the /ask endpoint and the readers go with the chat
     return 0
 
 
@@ -263,6 +278,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--admin-password", help="editor password for /admin (visible to other users of this "
                                              "computer in the process list: prefer $QA_ADMIN_PASSWORD or a file)")
     sp.add_argument("--admin-password-file", help="file with the editor password, or lines name:password")
+    sp.add_argument("--ray", metavar="ADDRESS", help="read answers on a Ray cluster with Ray Serve (reader replicas "
+                                                      "scaled by load) and serve POST /ask there too; needs "
+                                                      "pip install 'qa[cluster]'")
+    sp.add_argument("--ray-port", type=int, default=8000, help="with --ray: the port of Ray Serve's /ask")
+    sp.add_argument("--max-readers", type=int, help="with --ray: reader replicas at most (default: the cluster's "
+                                                    "GPUs, else its CPUs)")
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("restore", help="bring a deleted or replaced article file back from the trash, and index it")

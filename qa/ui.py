@@ -374,12 +374,14 @@ CSS = """
 
 
 def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
-          concurrency: int = 4, network: bool = False, editors: Editors | None = None) -> None:
+          concurrency: int = 4, network: bool = False, editors: Editors | None = None,
+          pipeline: Pipeline | None = None) -> None:
     """Load models and index once, then serve the chat at / (and, with editors, the editing page at
-    /admin). The first log line says who may change the archive."""
+    /admin). The first log line says who may change the archive. `pipeline`: one built elsewhere (on a
+    cluster, see qa.cluster.serving), else the process's own."""
     mode = decide_mode(host, share, network, editors)
     print(f"qa serve: {mode.value} mode. {notice(mode)}", file=sys.stderr, flush=True)
-    pipeline = get_pipeline(settings)
+    pipeline = pipeline or get_pipeline(settings)
     pipeline.reader.load()
     pipeline.retriever()
     pipeline.watch()  # indexes changes to the corpus folder in the background

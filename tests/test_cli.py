@@ -58,3 +58,16 @@ def test_chat_follows_the_conversation_until_a_new_topic(corpus_dir: Path, tmp_p
     assert "(understood as: where is the Summit of the Americas held?)" in first
     assert "Los Angeles" in first.split("understood as")[1]
     assert "understood as" not in rest  # after /new the same words are read on their own
+
+
+def test_the_core_runs_without_ray_and_says_how_to_get_it(corpus_dir: Path, tmp_path: Path):
+    code = (  # Ray made unimportable, as on a machine without the qa[cluster] extra
+        "import sys; sys.modules['ray'] = None\n"
+        "import qa.pipeline, qa.ui, qa.indexing\n"
+        "from qa.cli import main\n"
+        f"sys.exit(main(['index', '--corpus', {str(corpus_dir)!r}, '--index', {str(tmp_path / 'i')!r}, "
+        "'--ray', '127.0.0.1:6379']))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "needs Ray: pip install 'qa[cluster]'" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "i" / "qa.db").exists(), "nothing written"

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import ROOT, SEED_QUESTION
+from conftest import ROOT, SEED_QUESTION, _free_port
 
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported: set it first
 ray = pytest.importorskip("ray")
@@ -73,7 +73,7 @@ def test_index_on_the_cluster_answers_like_a_local_build(cluster: str, articles:
 
 
 def test_a_replica_killed_mid_job_is_retried_and_nothing_is_lost(cluster: str, articles: Path, make_pipeline):
-    from qa.cluster import RayEmbedder, RayReadAhead
+    from qa.cluster.indexing import RayEmbedder, RayReadAhead
 
     embedder = RayEmbedder("all-MiniLM-L6-v2", cluster, replicas=2, log=lambda m: None)
     pids = embedder.worker_pids()
@@ -95,3 +95,47 @@ def test_a_replica_killed_mid_job_is_retried_and_nothing_is_lost(cluster: str, a
     assert {a.id for a in snapshot.articles()} == {p.stem for p in articles.iterdir()}
     assert pids[0] not in embedder.worker_pids(), "the killed replica was restarted"
     assert pipe.ask(SEED_QUESTION).text == "material and supply loans"
+
+
+def _post(url: str, body: bytes) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_served_with_ray_serve_answers_like_one_process_and_readers_scale_with_load(
+        cluster: str, corpus_dir: Path, make_pipeline):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.cluster import serving
+    from qa.pipeline import Pipeline
+
+    local = make_pipeline(corpus_dir)
+    local.build_index()
+    port = _free_port()
+    remote = serving.deploy(local.settings, cluster, http_port=port, max_readers=2, log=lambda m: None)
+    try:
+        chat = Pipeline(local.settings, log=lambda m: None, embedder=local.embedder, reader=remote)
+        url = f"http://127.0.0.1:{port}/ask"
+        for q in QUESTIONS:
+            a, b = local.ask(q), chat.ask(q)
+            assert (a.text, a.article, a.start) == (b.text, b.article, b.start), q
+            status, c = _post(url, json.dumps({"question": q}).encode())
+            assert status == 200 and (c["text"], c["article"]) == (a.text, a.article), q
+        status, c = _post(url, json.dumps({"question": "Who designated it?", "history": [SEED_QUESTION]}).encode())
+        assert status == 200 and c["resolved_question"] != "Who designated it?", "follow-ups are understood"
+        assert _post(url, b"not json")[0] == 400 and _post(url, b'{"question": ""}')[0] == 400
+        assert serving.reader_replicas() == 1
+        with ThreadPoolExecutor(8) as pool:  # 8 clients at once: the autoscaler adds the second reader
+            deadline = time.monotonic() + 120
+            while serving.reader_replicas() < 2 and time.monotonic() < deadline:
+                list(pool.map(lambda q: _post(url, json.dumps({"question": q}).encode()), QUESTIONS * 8))
+        assert serving.reader_replicas() == 2, "readers scale with load"
+    finally:
+        serving.undeploy()

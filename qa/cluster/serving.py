@@ -1,0 +1,135 @@
+"""Serving on a Ray cluster with Ray Serve (`qa serve --ray ADDRESS`).
+
+Two deployments make the application "qa":
+- `Reader`: the extractive reader, one CPU (or GPU) per replica, scaled by load between 1 and
+  `max_readers` replicas (Serve's autoscaler, on the requests in flight per replica). The reader is
+  most of an answer's cost (~25 of ~40 ms), so it is what scales.
+- `Ask`: the HTTP ingress (POST /ask {"question": ..., "history": [...]}, answered with the same JSON as
+  `qa ask --json`): it resolves follow-ups, embeds the question and searches the store, and has the
+  `Reader` replicas read the passages. It runs on the node that holds the index folder (the node where
+  `qa serve --ray` was started), since the store is one folder on one disk.
+
+The chat started by `qa serve --ray` (and `ask()` in that process) reads through the same `Reader`
+replicas: `RemoteReader` stands in for `qa.reader.Reader`, so every step before and after reading is
+the single-process code, and the answers are the same. Not built yet: a store split into shards whose
+searches fan out over the cluster (docs/scale.md says when that is needed: beyond ~1-2M passages).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Sequence
+
+from qa.cluster import ClusterError, connect
+from qa.config import Settings
+from qa.types import Passage, Span
+
+APP = "qa"
+
+
+class ReaderReplica:
+    """A `Reader` deployment replica: loads the reader once, reads passages for a question."""
+
+    def __init__(self, settings: Settings) -> None:
+        from qa.reader import Reader
+
+        s = settings
+        self.reader = Reader(s.reader_model, max_length=s.reader_max_length, stride=s.reader_stride,
+                             max_answer_tokens=s.max_answer_tokens, null_threshold=s.null_threshold,
+                             precision=s.reader_precision)
+        self.reader.load()
+
+    def read(self, question: str, passages: list[Passage | str]) -> list[Span]:
+        return self.reader.read(question, passages)
+
+
+class RemoteReader:
+    """Stands in for `qa.reader.Reader` (`read`, `load`, `top_n`): reads on the `Reader` deployment."""
+
+    def __init__(self, handle: Any, top_n: int = 20) -> None:
+        self.handle = handle
+        self.top_n = top_n
+        self.model_name = "Ray Serve deployment Reader"
+
+    def read(self, question: str, passages: Sequence[Passage | str], top_n: int | None = None) -> list[Span]:
+        return self.handle.read.remote(question, list(passages)).result()[: top_n or self.top_n]
+
+    def load(self) -> None:
+        """Wait until a replica answers (its model is loaded in its constructor)."""
+        self.read("Is the reader up?", ["It is."])
+
+
+class AskIngress:
+    """The `Ask` deployment: POST /ask, a pipeline whose reading runs on the `Reader` replicas."""
+
+    def __init__(self, settings: Settings, reader: Any) -> None:
+        from qa.pipeline import Pipeline
+
+        self.pipeline = Pipeline(settings, log=lambda m: None, reader=RemoteReader(reader))
+        self.pipeline.retriever()  # open the store now, not at the first question
+
+    async def __call__(self, request: Any) -> Any:
+        from starlette.responses import JSONResponse
+
+        from qa.pipeline import QuestionError
+
+        if request.url.path.rstrip("/") != "/ask" or request.method != "POST":
+            return JSONResponse({"error": "POST /ask with {\"question\": ..., \"history\": [...]}"}, status_code=404)
+        try:
+            body = await request.json()
+            question, history = body["question"], body.get("history") or []
+            if not isinstance(question, str) or not isinstance(history, list):
+                raise TypeError
+        except Exception:  # noqa: BLE001 - any malformed body gets the same plain answer
+            return JSONResponse({"error": "the body must be JSON: {\"question\": \"...\", \"history\": "
+                                          "[\"earlier question\", ...]}"}, status_code=400)
+        try:
+            answer = await asyncio.to_thread(self.pipeline.ask, question, [str(h) for h in history])
+        except QuestionError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(answer.to_dict())
+
+
+def deploy(settings: Settings, address: str, http_host: str = "127.0.0.1", http_port: int = 8000,
+           max_readers: int | None = None, log: Callable[[str], None] = print) -> RemoteReader:
+    """Run the "qa" application on the cluster (replacing an earlier one) and return a reader for the
+    chat in this process. `max_readers` defaults to the cluster's GPUs, else its CPUs."""
+    ray = connect(address)
+    try:
+        from ray import serve
+    except ImportError:
+        raise ClusterError("`qa serve --ray` needs Ray Serve: pip install 'qa[cluster]'") from None
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    most = max_readers or gpus or max(1, int(resources.get("CPU", 1)))
+    reader_options = {"num_gpus": 1} if gpus else {"num_cpus": 1}
+    here = ray.util.get_node_ip_address()
+    serve.start(http_options={"host": http_host, "port": http_port})
+    reader = serve.deployment(ReaderReplica, name="Reader", ray_actor_options=reader_options,
+                              max_ongoing_requests=4,
+                              autoscaling_config={"min_replicas": 1, "max_replicas": most,
+                                                  "target_ongoing_requests": 1, "upscale_delay_s": 2,
+                                                  "downscale_delay_s": 60}).bind(settings)
+    ingress = serve.deployment(AskIngress, name="Ask", max_ongoing_requests=16,
+                               ray_actor_options={"num_cpus": 0, "resources": {f"node:{here}": 0.001}})
+    serve.run(ingress.bind(settings, reader), name=APP, route_prefix="/")
+    log(f"Ray Serve: POST http://{http_host}:{http_port}/ask; {most} reader replica(s) at most, "
+        f"{'a GPU' if gpus else 'a CPU'} each")
+    remote = RemoteReader(serve.get_deployment_handle("Reader", app_name=APP))
+    remote.load()
+    return remote
+
+
+def reader_replicas() -> int:
+    """How many `Reader` replicas are running now (for tests and the bench)."""
+    from ray import serve
+
+    status = serve.status().applications[APP].deployments["Reader"]
+    return int(status.replica_states.get("RUNNING", 0))
+
+
+def undeploy() -> None:
+    """Remove the "qa" application from the cluster (other Serve applications keep running)."""
+    from ray import serve
+
+    serve.delete(APP)
