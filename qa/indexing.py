@@ -99,9 +99,9 @@ def plan_build(known: dict[str, SourceRow], stats: dict[str, list[int]], only: s
 @dataclass
 class ReadFile:
     """A file read and split into passages ahead of the build (on a cluster): its articles, each with
-    its passages (ids not yet given), or why it cannot be read."""
+    its passages (ids not yet given; None: not split, the build splits it), or why it cannot be read."""
 
-    articles: list[tuple[Article, list[Passage]]] = field(default_factory=list)
+    articles: list[tuple[Article, list[Passage] | None]] = field(default_factory=list)
     error: str | None = None
 
 
@@ -209,9 +209,10 @@ class Indexer:
         return None
 
     def _plan(self, w: Writer, files: list[str] | None) -> tuple[BuildPlan, dict[str, list[int]]]:
-        """What to read and forget: the changed files (of all, or of the named ones), plus the files
-        refused as duplicates of articles in those (the original may be gone or changed now)."""
-        only = None if files is None else sorted({Path(f).name for f in files})
+        """What to read and forget: the changed files (of all, or of the named ones and those a stopped
+        build left unread), plus the files refused as duplicates of articles in those (the original may
+        be gone or changed now)."""
+        only = None if files is None else sorted({Path(f).name for f in files} | set(w.unread_sources()))
         stats = self._stats(only)
         plan = plan_build(w.sources(only), stats, None if only is None else set(only))
         waiting = w.duplicates_of(plan.read + plan.gone) - set(plan.read) - set(plan.gone)
@@ -271,7 +272,7 @@ class Indexer:
         old = {a.id: a for a in w.articles_of(name)}
         if ready is not None:
             articles, work.skipped = [a for a, _ in ready.articles], ready.error
-            work.passages = {a.id: pieces for a, pieces in ready.articles}
+            work.passages = {a.id: pieces for a, pieces in ready.articles if pieces is not None}
         else:
             try:
                 articles = read_source(self.corpus_dir.resolve(), self.corpus_dir / name, self.max_article_bytes)

@@ -139,3 +139,44 @@ def test_served_with_ray_serve_answers_like_one_process_and_readers_scale_with_l
         assert serving.reader_replicas() == 2, "readers scale with load"
     finally:
         serving.undeploy()
+
+
+def test_an_address_nobody_listens_on_fails_at_once_with_the_reason(tmp_path: Path):
+    started = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "qa", "index", "--ray", f"127.0.0.1:{_free_port()}",
+                          "--corpus", str(ROOT / "corpus"), "--index", str(tmp_path / "i")],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "cannot connect to the Ray cluster" in run.stderr, run.stderr[-2000:]
+    assert "ray start --head" in run.stderr and time.monotonic() - started < 60
+
+
+def test_a_file_that_kills_its_worker_each_time_is_skipped_not_retried_forever(cluster: str, tmp_path: Path):
+    from qa.chunking import Chunker
+    from qa.cluster.indexing import RayEmbedder, RayReadAhead
+    from qa.config import Settings
+    from qa.reader_model import load_tokenizer
+
+    class Fatal(Chunker):  # defined here, so it travels to the workers by value
+        def split(self, article, first_id=0):
+            if "POISON" in article.text:
+                os._exit(1)  # the worker dies, as on an out-of-memory kill or a native crash
+            return super().split(article, first_id)
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ok.txt").write_text("Fine news\n\nThe ferry sails twice a day from the pier.\n")
+    (corpus / "bad.txt").write_text("Bad news\n\nThis article holds POISON for the splitter.\n")
+    embedder = RayEmbedder("all-MiniLM-L6-v2", cluster, replicas=1, log=lambda m: None)
+    ahead = RayReadAhead(embedder, Fatal(load_tokenizer(Settings().reader_model)), 10_000_000, log=lambda m: None)
+    read = ahead(corpus, ["bad.txt", "ok.txt"])
+    assert "worker died" in read["bad.txt"].error and not read["bad.txt"].articles
+    assert read["ok.txt"].error is None and read["ok.txt"].articles[0][1], "the other file is read and split"
+
+
+def test_replicas_the_cluster_cannot_place_are_given_back(cluster: str):
+    from qa.cluster.indexing import RayEmbedder
+
+    embedder = RayEmbedder("all-MiniLM-L6-v2", cluster, replicas=3, log=lambda m: None, start_timeout=20)
+    assert len(embedder.replicas) == 2, "the cluster has 2 CPUs: the third replica never starts"
+    vectors = embedder.encode(["A short text.", "A much longer text about ferries and libraries."])
+    assert vectors.shape == (2, 384) and abs(float((vectors[0] ** 2).sum()) - 1) < 1e-4

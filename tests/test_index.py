@@ -352,3 +352,38 @@ def test_a_format_1_store_is_migrated_and_its_duplicates_read_once_more(corpus_d
     assert fresh.build_index().added == ["b"], "and it takes the original's place when that goes"
     db = sqlite3.connect(tmp_path / "index" / "qa.db")
     assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_a_format_1_store_that_already_has_the_duplicates_table_migrates(corpus_dir: Path, make_pipeline,
+                                                                        tmp_path: Path):
+    import sqlite3
+
+    pipe = make_pipeline(corpus_dir)
+    pipe.build_index()
+    db = sqlite3.connect(tmp_path / "index" / "qa.db")  # as qa left it when migration 1 held the table
+    db.executescript("DROP INDEX sources_unread; PRAGMA user_version = 1;")
+    db.close()
+    fresh = make_pipeline(corpus_dir)
+    assert fresh.build_index().full_rebuild is None
+    assert fresh.ask(SEED_QUESTION).text == "material and supply loans"
+
+
+def test_a_stopped_targeted_build_is_finished_by_the_next_targeted_one(corpus_dir: Path, make_pipeline, monkeypatch):
+    pipe = make_pipeline(corpus_dir, commit_passages=1)
+    (corpus_dir / "a.txt").write_text(NEW_ARTICLE)
+    (corpus_dir / "c.txt").write_text(NEW_ARTICLE)
+    pipe.build_index()
+    (corpus_dir / "a.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
+    real = pipe.embedder.encode
+
+    def killed_on_the_library(texts, *args, **kwargs):
+        if any("floating library" in t for t in texts):
+            raise KeyboardInterrupt("stopped while embedding c.txt")
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(pipe.embedder, "encode", killed_on_the_library)
+    with pytest.raises(KeyboardInterrupt):
+        pipe.build_index(files=["a.txt"])  # what an edit in the chat or `qa index a.txt` runs
+    monkeypatch.setattr(pipe.embedder, "encode", real)
+    assert pipe.build_index(files=["a.txt"]).added == ["c"], "the copy left unread is read by the next one"
+    assert pipe.build_index(files=["a.txt"]).commits == 0

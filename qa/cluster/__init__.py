@@ -28,12 +28,30 @@ def connect(address: str) -> Any:
         import ray
     except ImportError:
         raise ClusterError("`--ray` needs Ray: pip install 'qa[cluster]'") from None
+    if ray.is_initialized():
+        current = ray.get_runtime_context().gcs_address
+        if address != "auto" and address.removeprefix("ray://") != current:
+            raise ClusterError(f"this process is connected to the Ray cluster at {current}, not {address}")
+    else:
+        _check_reachable(address)
     try:
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False,
                  logging_level="ERROR", configure_logging=False)
     except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, ValueError...
         raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {exc}") from None
     return ray
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a HOST:PORT nobody listens on (Ray itself retries for ~14 minutes, deaf to Ctrl-C)."""
+    host, sep, port = address.removeprefix("ray://").rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto", or a form Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot connect to the Ray cluster at {address!r}: {exc.strerror or exc}; "
+                           f"is `ray start --head --port {port}` running there?") from None
 
 
 @contextlib.contextmanager

@@ -4,9 +4,10 @@ process stays the store's single writer: it decides what is new, changed or a du
 batch the replicas return, as a local build would. Needs `pip install 'qa[cluster]'`.
 
 The files are read here (the cluster's nodes need no shared folder) and their bytes shipped to the
-replicas. A replica whose worker dies is restarted by Ray and its call run again (`max_restarts`,
-`max_task_retries`); the writer only ever commits whole batches it got back, so a lost worker costs time,
-never an article, and nothing is committed twice.
+replicas. A replica whose worker dies is restarted by Ray and its call run again (up to RETRIES times);
+the writer only ever commits whole batches it got back, so a lost worker costs time, never an article,
+and nothing is committed twice. A file whose reading or embedding kills its worker every time is
+skipped with that reason, like any file the build cannot index.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import numpy as np
 
 from qa.chunking import Chunker
 from qa.corpus import ArticleError, parse_file, source_bytes
-from qa.cluster import connect
+from qa.cluster import ClusterError, connect
 from qa.indexing import ReadFile
 
 PIECE = 64  # texts per remote embedding call: small enough to spread a 2,048-passage batch over the replicas
 TASK_FILES = 64  # files per remote reading call...
 TASK_BYTES = 8_000_000  # ...or bytes, whichever comes first
+RETRIES = 3  # times one remote call is run again after its worker died
 
 
 def _read_and_split(chunker: Chunker, files: list[tuple[str, bytes]]) -> dict[str, ReadFile]:
@@ -37,11 +39,16 @@ def _read_and_split(chunker: Chunker, files: list[tuple[str, bytes]]) -> dict[st
         except ArticleError as exc:
             out[name] = ReadFile(error=str(exc))
             continue
-        try:
-            out[name] = ReadFile([(a, chunker.split(a)) for a in articles])
-        except Exception as exc:  # noqa: BLE001 - a tokenizer failure must not stop the others
-            out[name] = ReadFile(error=f"cannot be split into passages ({type(exc).__name__}: {exc})")
+        out[name] = ReadFile([(a, _split(chunker, a)) for a in articles])
     return out
+
+
+def _split(chunker: Chunker, article: Any) -> list[Any] | None:
+    """The article's passages; None when splitting fails (the build splits it again and reports why)."""
+    try:
+        return chunker.split(article)
+    except Exception:  # noqa: BLE001 - the writer's own split gives the reason and skips the file
+        return None
 
 
 class RayReadAhead:
@@ -59,9 +66,19 @@ class RayReadAhead:
         t0 = time.perf_counter()
         out: dict[str, ReadFile] = {}
         groups = self._groups(corpus_dir, names, out)
-        for done in self.replicas.map("read_and_split", [(self._chunker, g) for g in groups]):
-            out.update(done)
+        for group, done in zip(groups, self.replicas.map("read_and_split", [(self._chunker, g) for g in groups],
+                                                         errors=True)):
+            out.update(self._one_by_one(group) if isinstance(done, Exception) else done)
         self.log(f"read and split {len(names)} file(s) on the cluster in {time.perf_counter() - t0:.1f}s")
+        return out
+
+    def _one_by_one(self, group: list[tuple[str, bytes]]) -> dict[str, ReadFile]:
+        """A group whose worker kept dying: each file alone, so that only the one to blame is skipped."""
+        out = {}
+        for (name, data), done in zip(group, self.replicas.map(
+                "read_and_split", [(self._chunker, [(name, data)]) for name, data in group], errors=True)):
+            out.update({name: ReadFile(error=f"its worker died while reading it ({type(done).__name__})")}
+                       if isinstance(done, Exception) else done)
         return out
 
     def _groups(self, corpus_dir: Path, names: list[str], failed: dict[str, ReadFile]) -> list[list[tuple[str, bytes]]]:
@@ -109,17 +126,31 @@ class RayEmbedder:
     """A pool of replicas on the cluster; an Embedder (same `encode` and `dim`), results in input order."""
 
     def __init__(self, model_name: str, address: str, replicas: int | None = None,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = print, start_timeout: float = 120.0) -> None:
         self.ray = connect(address)
         self.model_name = model_name
-        resources = self.ray.cluster_resources()
-        gpus = int(resources.get("GPU", 0))
-        count = replicas or gpus or max(1, int(resources.get("CPU", 1)))
+        free = self.ray.available_resources()
+        gpus = int(free.get("GPU", 0))
+        count = replicas or gpus or max(1, int(free.get("CPU", 1)))
         options: dict[str, Any] = {"num_gpus": 1} if gpus else {"num_cpus": 1}
-        remote = self.ray.remote(max_restarts=-1, max_task_retries=-1, **options)(_Replica)
-        self.replicas = [remote.remote(model_name) for _ in range(count)]
+        # A dead replica is restarted each time; one call is run again at most RETRIES times (a file
+        # that kills its worker every time must not stall the build: it is skipped, with the reason).
+        remote = self.ray.remote(max_restarts=-1, max_task_retries=RETRIES, **options)(_Replica)
+        self.replicas = self._started([remote.remote(model_name) for _ in range(count)], start_timeout)
         self._dim: int | None = None
-        log(f"working on {count} Ray replica(s) ({'a GPU' if gpus else 'a CPU'} each) at {address}")
+        log(f"working on {len(self.replicas)} Ray replica(s) ({'a GPU' if gpus else 'a CPU'} each) at {address}")
+
+    def _started(self, replicas: list[Any], timeout: float) -> list[Any]:
+        """The replicas that loaded their model within `timeout` (the others, which the cluster could not
+        place or start, are given back); ClusterError when none did."""
+        calls = {r.pid.remote(): r for r in replicas}
+        ready, late = self.ray.wait(list(calls), num_returns=len(calls), timeout=timeout)
+        for ref in late:
+            self.ray.kill(calls[ref])
+        if not ready:
+            raise ClusterError(f"no embedder replica started on the cluster within {timeout:.0f} s "
+                               f"(are its CPUs or GPUs taken?)")
+        return [calls[ref] for ref in ready]
 
     @property
     def dim(self) -> int:
@@ -127,10 +158,19 @@ class RayEmbedder:
             self._dim = int(self.ray.get(self.replicas[0].dim.remote()))
         return self._dim
 
-    def map(self, method: str, calls: list[tuple[Any, ...]]) -> list[Any]:
-        """Run `method` once per argument tuple, spread round-robin over the replicas; results in order."""
+    def map(self, method: str, calls: list[tuple[Any, ...]], errors: bool = False) -> list[Any]:
+        """Run `method` once per argument tuple, spread round-robin over the replicas; results in order.
+        A call that failed after its retries raises, or with `errors` comes back as its exception."""
         refs = [getattr(self.replicas[n % len(self.replicas)], method).remote(*args) for n, args in enumerate(calls)]
-        return self.ray.get(refs)
+        if not errors:
+            return self.ray.get(refs)
+        out = []
+        for ref in refs:
+            try:
+                out.append(self.ray.get(ref))
+            except self.ray.exceptions.RayError as exc:
+                out.append(exc)
+        return out
 
     def encode(self, texts: list[str], progress: bool | None = None) -> np.ndarray:
         """Embed texts in pieces of PIECE spread over the replicas (sorted by length first, so that a

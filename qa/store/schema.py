@@ -74,15 +74,18 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE common_terms (term TEXT PRIMARY KEY);
     """,
     """
-    CREATE INDEX sources_skipped ON sources(name) WHERE skipped IS NOT NULL;
+    -- IF NOT EXISTS: some format-1 stores were written by a qa that had these in migration 1.
+    CREATE INDEX IF NOT EXISTS sources_skipped ON sources(name) WHERE skipped IS NOT NULL;
+    -- Files a stopped build left to read again (mtime_ns -1): a targeted build reads them too.
+    CREATE INDEX IF NOT EXISTS sources_unread ON sources(name) WHERE mtime_ns < 0;
     -- Files refused (wholly or in part) as duplicates, with the file holding the original: when that
     -- file changes or goes, the duplicate is read again (and no other skipped file is).
-    CREATE TABLE duplicates (
+    CREATE TABLE IF NOT EXISTS duplicates (
         name TEXT NOT NULL, original TEXT NOT NULL, PRIMARY KEY (name, original)
     ) WITHOUT ROWID;
-    CREATE INDEX duplicates_original ON duplicates(original);
-    -- Format 1 re-read every skipped file at each build and kept no originals: read them once more
-    -- so that their originals are recorded.
+    CREATE INDEX IF NOT EXISTS duplicates_original ON duplicates(original);
+    -- Format 1 re-read every skipped file at each build and may lack their originals: read them once
+    -- more so that their originals are recorded.
     UPDATE sources SET mtime_ns = -1 WHERE skipped IS NOT NULL;
     """,
 )

@@ -290,6 +290,10 @@ class Writer:
                                  "(SELECT value FROM json_each(?))", (json.dumps(list(names)),))
         return {r[0] for r in rows}
 
+    def unread_sources(self) -> list[str]:
+        """Files a stopped build left to read again (see mark_unread)."""
+        return [r[0] for r in self.conn.execute("SELECT name FROM sources WHERE mtime_ns < 0")]
+
     def mark_unread(self, names: Iterable[str]) -> None:
         """Make the next build read these files whatever their stats (they are read in this one; if it
         stops before their batch commits, they must not look done)."""
