@@ -32,7 +32,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         embedder = RayEmbedder(settings.embedding_model, args.ray, args.replicas, log=_log)
     pipe = Pipeline(settings, log=_log, embedder=embedder)
     if args.ray:
-        pipe.indexer.read_ahead = RayReadAhead(embedder, pipe.indexer.chunker, settings.max_article_bytes, log=_log)
+        ahead = RayReadAhead(embedder, pipe.indexer.chunker, settings.max_article_bytes, log=_log)
+        pipe.indexer.read_ahead, pipe.indexer.wave_files = ahead, ahead.wave_files
     report = pipe.build_index(rebuild=args.rebuild, files=args.files or None, compact=args.compact)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

@@ -121,6 +121,11 @@ class FileWork:
     retry: bool = False  # refused as a duplicate of a file that is read again in the same build
     passages: dict[str, list[Passage]] = field(default_factory=dict)  # split ahead, by article id
 
+    def indexed(self) -> FileWork:
+        """This file once its articles are in the store: its texts and passages are let go."""
+        self.articles, self.passages = [], {}
+        return self
+
     @property
     def recorded_mtime(self) -> int:
         """The mtime to record: none (-1, read again next build) while a retry is pending, so that a
@@ -134,9 +139,10 @@ class Indexer:
     def __init__(self, corpus_dir: Path, store: Store, chunker: Chunker, embedder: Embedder, embedding_model: str,
                  policy: MergePolicy | None = None, max_article_bytes: int = 10_000_000,
                  batch_passages: int = 2048, log: Callable[[str], None] = print,
-                 read_ahead: ReadAhead | None = None) -> None:
+                 read_ahead: ReadAhead | None = None, wave_files: int = 1000) -> None:
         """`read_ahead`, when given, reads and splits the files to index elsewhere (see qa.cluster);
-        the decisions and the commits stay here."""
+        the decisions and the commits stay here. Files are read and indexed `wave_files` at a time, so
+        that a build holds the text of one wave, not of the whole archive."""
         self.corpus_dir = Path(corpus_dir)
         self.store = store
         self.chunker = chunker
@@ -147,6 +153,7 @@ class Indexer:
         self.batch_passages = batch_passages
         self.log = log
         self.read_ahead = read_ahead
+        self.wave_files = wave_files
 
     @functools.cached_property
     def fingerprint(self) -> dict[str, Any]:
@@ -177,10 +184,12 @@ class Indexer:
             report.unchanged = self._kept_articles(w, plan)
             self._forget(w, plan.gone, report)
             claimed: dict[str, str] = {}  # article ids and text digests taken in this build -> file
-            ahead = self.read_ahead(self.corpus_dir, list(plan.read)) if self.read_ahead and plan.read else {}
-            work = [self._read(w, name, stats[name], claimed, set(plan.read), report, ahead.get(name))
-                    for name in plan.read]
-            self._index(w, work, report, log, commit_batches=not report.full_rebuild)
+            work, rereading = [], set(plan.read)
+            for wave in range(0, len(plan.read), self.wave_files):
+                names = list(plan.read[wave : wave + self.wave_files])
+                done = self._read_wave(w, names, stats, claimed, rereading, report)
+                self._index(w, done, report, log, commit_batches=not report.full_rebuild)
+                work += [f.indexed() for f in done]
             self._retry_moved_duplicates(w, work, stats, report, log)
             w.checkpoint()
             self._compact(w, compact, report, log)
@@ -261,6 +270,12 @@ class Indexer:
         claimed: dict[str, str] = {}
         again = [self._read(w, name, stats[name], claimed, set(), report) for name in retry]
         self._index(w, again, report, log, commit_batches=False)
+
+    def _read_wave(self, w: Writer, names: list[str], stats: dict[str, list[int]], claimed: dict[str, str],
+                   rereading: set[str], report: BuildReport) -> list[FileWork]:
+        """Read a wave of files (ahead, elsewhere, when a `read_ahead` is set) and decide their articles."""
+        ahead = self.read_ahead(self.corpus_dir, names) if self.read_ahead and names else {}
+        return [self._read(w, name, stats[name], claimed, rereading, report, ahead.get(name)) for name in names]
 
     def _read(self, w: Writer, name: str, stat: list[int], claimed: dict[str, str], rereading: set[str],
               report: BuildReport, ready: ReadFile | None = None) -> FileWork:

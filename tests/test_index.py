@@ -387,3 +387,22 @@ def test_a_stopped_targeted_build_is_finished_by_the_next_targeted_one(corpus_di
     monkeypatch.setattr(pipe.embedder, "encode", real)
     assert pipe.build_index(files=["a.txt"]).added == ["c"], "the copy left unread is read by the next one"
     assert pipe.build_index(files=["a.txt"]).commits == 0
+
+
+def test_a_build_in_waves_of_one_file_keeps_what_a_build_in_one_wave_keeps(corpus_dir: Path, make_pipeline):
+    pipe = make_pipeline(corpus_dir)
+    pipe.indexer.wave_files = 1  # each file read and indexed before the next is read
+    (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+    (corpus_dir / "lisbon-copy.txt").write_text(NEW_ARTICLE)
+    report = pipe.build_index()
+    assert [s.path for s in report.skipped] == ["lisbon.txt"], "the copy read first keeps the text"
+    assert report.articles_total == 3
+    (corpus_dir / "a-moved.txt").write_text(NEW_ARTICLE)  # the text moves to a file read before its old one
+    (corpus_dir / "lisbon-copy.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
+    report = pipe.build_index()
+    live = {a.id for a in pipe.retriever().snapshot.articles()}
+    holders = live & {"a-moved", "lisbon"}
+    assert "lisbon-copy" in live and len(holders) == 1, "the text is kept, once"
+    assert len(report.skipped) == 1 and report.articles_total == 4
+    assert pipe.ask("Who runs the floating library?").article in holders
+    assert pipe.build_index().commits == 0, "a settled corpus commits nothing"

@@ -62,6 +62,11 @@ class RayReadAhead:
         self.max_bytes = max_bytes
         self.log = log
 
+    @property
+    def wave_files(self) -> int:
+        """Files per wave of a build (qa.indexing.Indexer.wave_files): 4 calls per replica, at least 1,000."""
+        return max(1000, 4 * TASK_FILES * len(self.replicas.replicas))
+
     def __call__(self, corpus_dir: Path, names: list[str]) -> dict[str, ReadFile]:
         t0 = time.perf_counter()
         out: dict[str, ReadFile] = {}
