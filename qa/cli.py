@@ -14,7 +14,19 @@ def _settings(args: argparse.Namespace) -> Any:
     from qa.config import Settings
 
     return Settings.load(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None),
-                         reader_model=getattr(args, "reader", None), top_k=getattr(args, "top_k", None))
+                         reader_model=getattr(args, "reader", None), top_k=getattr(args, "top_k", None),
+                         index_shards=getattr(args, "shards", None))
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {text!r}")
+    return value
 
 
 def _log(message: str) -> None:
@@ -115,9 +127,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from qa.cluster.serving import deploy
         from qa.pipeline import Pipeline
 
-        reader = deploy(settings, args.ray, http_host=args.host, http_port=args.ray_port,
-                        max_readers=args.max_readers, log=_log)
-        pipeline = Pipeline(settings, log=_log, reader=reader)
+        served = deploy(settings, args.ray, http_host=args.host, http_port=args.ray_port,
+                        max_readers=args.max_readers, shards=args.search_shards or 0, log=_log)
+        pipeline = Pipeline(settings, log=_log, **served.parts())
     try:
         serve(settings, host=args.host, port=args.port, share=args.share, concurrency=args.concurrency,
               network=args.network, editors=editors, pipeline=pipeline)
@@ -249,6 +261,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--compact", action="store_true",
                     help="merge all vector segments into one, dropping deleted vectors")
     sp.add_argument("--json", action="store_true", help="print the build report as JSON")
+    sp.add_argument("--shards", type=_positive, metavar="N",
+                    help="keep the base segment in N parts from now on (searched apart by `qa serve --ray --shards N`); "
+                         "recorded in the index")
     sp.add_argument("--ray", metavar="ADDRESS",
                     help="embed on a Ray cluster (e.g. 127.0.0.1:6379, or auto); needs pip install 'qa[cluster]'")
     sp.add_argument("--replicas", type=int, help="embedder replicas on the cluster (default: one per GPU, else per CPU)")
@@ -285,6 +300,10 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--ray-port", type=int, default=8000, help="with --ray: the port of Ray Serve's /ask")
     sp.add_argument("--max-readers", type=int, help="with --ray: reader replicas at most (default: the cluster's "
                                                     "GPUs, else its CPUs)")
+    sp.add_argument("--shards", dest="search_shards", type=_positive, metavar="N",
+                    help="with --ray: split the vector search over N shards, each holding its part of the vectors "
+                         "in memory on any node (index with `qa index --shards N` so that each holds one part "
+                         "of the base)")
     sp.set_defaults(func=cmd_serve)
 
     sp = sub.add_parser("restore", help="bring a deleted or replaced article file back from the trash, and index it")

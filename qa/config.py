@@ -27,6 +27,7 @@ ENV = {
     "QA_READ_MODE": "read_mode",
     "QA_READER_PRECISION": "reader_precision",
     "QA_EVIDENCE_CHECK": "evidence_check",
+    "QA_INDEX_SHARDS": "index_shards",
 }
 
 
@@ -47,6 +48,9 @@ class Settings:
     candidates: int = 50  # how deep each retriever (dense, BM25) looks before fusion
     flat_max_passages: int = 50_000  # above this the base segment switches from exact (Flat) to IVF
     ivf_nprobe: int = 32
+    # The base segment in this many parts, searched apart on a cluster (`qa serve --ray`); 0 keeps what the
+    # store was built with (1 for a new store). Recorded in the store when given. See qa.store.compaction.
+    index_shards: int = 0
     # Store: commits, merge policy, watching the corpus folder.
     commit_passages: int = 2048  # an incremental build commits every this many passages
     max_delta_segments: int = 8  # more small segments than this merge into one

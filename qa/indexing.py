@@ -13,7 +13,7 @@ import functools
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,7 +23,7 @@ from qa.chunking import Chunker
 from qa.corpus import ArticleError, Skipped, content_hash, file_stats, read_source, text_digest
 from qa.embedding import Embedder
 from qa.store import MergePolicy, Store, Writer
-from qa.store.compaction import merge, plan_merge
+from qa.store.compaction import compact as compact_store
 from qa.store.schema import ArticleRow, SourceRow
 from qa.store.segments import damaged_segments, describe_segments
 from qa.types import Article, Passage
@@ -139,10 +139,13 @@ class Indexer:
     def __init__(self, corpus_dir: Path, store: Store, chunker: Chunker, embedder: Embedder, embedding_model: str,
                  policy: MergePolicy | None = None, max_article_bytes: int = 10_000_000,
                  batch_passages: int = 2048, log: Callable[[str], None] = print,
-                 read_ahead: ReadAhead | None = None, wave_files: int = 1000) -> None:
+                 read_ahead: ReadAhead | None = None, wave_files: int = 1000, shards: int = 0) -> None:
         """`read_ahead`, when given, reads and splits the files to index elsewhere (see qa.cluster);
         the decisions and the commits stay here. Files are read and indexed `wave_files` at a time, so
-        that a build holds the text of one wave, not of the whole archive."""
+        that a build holds the text of one wave, not of the whole archive. `shards` > 0 writes the base
+        in that many parts from now on (recorded in the store); 0 keeps what the store has (1 when new)."""
+        if shards < 0:
+            raise ValueError(f"the number of shards must be 1 or more, not {shards}")
         self.corpus_dir = Path(corpus_dir)
         self.store = store
         self.chunker = chunker
@@ -154,6 +157,7 @@ class Indexer:
         self.log = log
         self.read_ahead = read_ahead
         self.wave_files = wave_files
+        self.shards = shards
 
     @functools.cached_property
     def fingerprint(self) -> dict[str, Any]:
@@ -192,7 +196,7 @@ class Indexer:
                 work += [f.indexed() for f in done]
             self._retry_moved_duplicates(w, work, stats, report, log)
             w.checkpoint()
-            self._compact(w, compact, report, log)
+            report.merges += compact_store(w, self._policy(w), compact, log)
             self._describe(w, report)
         self._remove_legacy_files()
         report.seconds = time.perf_counter() - t0
@@ -419,16 +423,11 @@ class Indexer:
         except Exception:  # noqa: BLE001 - any failure means the embedder itself is broken
             return False
 
-    def _compact(self, w: Writer, force: bool, report: BuildReport, log: Callable[[str], None]) -> None:
-        """Apply the merge policy (or merge everything with `force`), one commit per merge."""
-        while True:
-            plan = plan_merge(w.live_segments(), len(w.tombstones()), self.policy, force=force)
-            if plan is None:
-                return
-            merge(w, plan, self.policy, log)
-            report.merges.append(plan.reason)
-            w.checkpoint()
-            force = False
+    def _policy(self, w: Writer) -> MergePolicy:
+        """The merge policy with the base parts this store is kept in (`shards`, recorded when given)."""
+        if self.shards:
+            w.set("shards", str(self.shards))
+        return replace(self.policy, base_parts=int(w.get("shards") or 1))
 
     def _remove_legacy_files(self) -> None:
         """Delete the v0.1 index files once the new store is committed."""

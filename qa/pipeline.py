@@ -21,7 +21,7 @@ from qa.indexing import BuildReport, Indexer
 from qa.metrics import normalize_answer
 from qa.reader import Reader
 from qa.reading import read_passages
-from qa.retrieval import Retriever
+from qa.retrieval import DenseSearch, Retriever
 from qa.store import ArticleRow, MergePolicy, Store
 from qa.types import Answer, RetrievedPassage, Span
 
@@ -51,8 +51,10 @@ class Pipeline:
     """Holds the models (loaded once) and the current index snapshot; thread-safe."""
 
     def __init__(self, settings: Settings | None = None, log: Callable[[str], None] = print,
-                 embedder: Embedder | None = None, reader: Reader | None = None) -> None:
-        """`embedder` and `reader` may be shared between pipelines (they must match the settings)."""
+                 embedder: Embedder | None = None, reader: Reader | None = None,
+                 dense_search: DenseSearch | None = None) -> None:
+        """`embedder` and `reader` may be shared between pipelines (they must match the settings);
+        `dense_search` runs the vector search elsewhere (qa.cluster.shards)."""
         self.settings = settings or Settings.load()
         s = self.settings
         self.log = log
@@ -61,6 +63,7 @@ class Pipeline:
                                        max_answer_tokens=s.max_answer_tokens, null_threshold=s.null_threshold,
                                        precision=s.reader_precision)
         self.store = Store(s.index_dir, nprobe=s.ivf_nprobe)
+        self.dense_search = dense_search
         self._indexer: Indexer | None = None
         self._retriever: Retriever | None = None
         self._checked = 0.0
@@ -81,7 +84,7 @@ class Pipeline:
                                  delta_share=s.delta_share, tombstone_share=s.tombstone_share)
             self._indexer = Indexer(s.corpus_dir, self.store, chunker, self.embedder, s.embedding_model,
                                     policy=policy, max_article_bytes=s.max_article_bytes,
-                                    batch_passages=s.commit_passages, log=self.log)
+                                    batch_passages=s.commit_passages, log=self.log, shards=s.index_shards)
         return self._indexer
 
     def build_index(self, rebuild: bool = False, files: list[str] | None = None, compact: bool = False,
@@ -111,7 +114,7 @@ class Pipeline:
                 version = self.store.version()
             if self._retriever is None or self._retriever.snapshot.version != version:
                 self._retriever = Retriever(self.store.snapshot(), self.embedder, candidates=s.candidates,
-                                            rrf_k=s.rrf_k)
+                                            rrf_k=s.rrf_k, dense=self.dense_search)
             self._checked = time.monotonic()
             return self._retriever
 

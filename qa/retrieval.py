@@ -6,7 +6,7 @@ run against one store snapshot, and only the passages that make the top-k are fe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -15,14 +15,21 @@ from qa.store import ArticleRow, Snapshot
 from qa.types import RetrievedPassage
 
 
+DenseSearch = Callable[[Snapshot, np.ndarray, int], list[tuple[int, float]]]
+
+
 class Retriever:
     """Returns the top-k passages for a question from one index snapshot."""
 
-    def __init__(self, snapshot: Snapshot, embedder: Embedder, candidates: int = 50, rrf_k: int = 60) -> None:
+    def __init__(self, snapshot: Snapshot, embedder: Embedder, candidates: int = 50, rrf_k: int = 60,
+                 dense: DenseSearch | None = None) -> None:
+        """`dense` searches the snapshot's vectors elsewhere (qa.cluster.shards), with the same results as
+        `snapshot.search_vectors`."""
         self.snapshot = snapshot
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.dense = dense
 
     def embed(self, question: str) -> np.ndarray:
         return self.embedder.encode([question], progress=False)[0]
@@ -30,7 +37,8 @@ class Retriever:
     def run(self, question: str, top_k: int = 5, query_vector: Any = None) -> list[RetrievedPassage]:
         """Fuse the dense and keyword rankings: score = sum of 1 / (rrf_k + rank) over both lists."""
         vector = self.embed(question) if query_vector is None else query_vector
-        dense = self.snapshot.search_vectors(vector, self.candidates)
+        dense = self.dense(self.snapshot, vector, self.candidates) if self.dense else \
+            self.snapshot.search_vectors(vector, self.candidates)
         keyword = self.snapshot.search_keywords(question, self.candidates)
         scores: dict[int, float] = {}
         ranks: dict[int, list[int | None]] = {}

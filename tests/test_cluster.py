@@ -119,9 +119,9 @@ def test_served_with_ray_serve_answers_like_one_process_and_readers_scale_with_l
     local = make_pipeline(corpus_dir)
     local.build_index()
     port = _free_port()
-    remote = serving.deploy(local.settings, cluster, http_port=port, max_readers=2, log=lambda m: None)
+    served = serving.deploy(local.settings, cluster, http_port=port, max_readers=2, log=lambda m: None)
     try:
-        chat = Pipeline(local.settings, log=lambda m: None, embedder=local.embedder, reader=remote)
+        chat = Pipeline(local.settings, log=lambda m: None, embedder=local.embedder, **served.parts())
         url = f"http://127.0.0.1:{port}/ask"
         for q in QUESTIONS:
             a, b = local.ask(q), chat.ask(q)
@@ -180,3 +180,44 @@ def test_replicas_the_cluster_cannot_place_are_given_back(cluster: str):
     assert len(embedder.replicas) == 2, "the cluster has 2 CPUs: the third replica never starts"
     vectors = embedder.encode(["A short text.", "A much longer text about ferries and libraries."])
     assert vectors.shape == (2, 384) and abs(float((vectors[0] ** 2).sum()) - 1) < 1e-4
+
+
+def test_vector_search_split_over_shards_finds_what_one_process_finds(cluster: str, articles: Path, tmp_path: Path,
+                                                                     make_pipeline):
+    from qa.cluster import serving
+    from qa.pipeline import Pipeline
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(articles, corpus)
+    local = make_pipeline(corpus, index_shards=2, flat_max_passages=100)  # an IVF base in 2 parts: nprobe < lists
+    local.build_index()
+    (corpus / "ferry.txt").write_text("Harbour news\n\nThe floating library of Valmora is run by the novelist "
+                                      "Teresa Quintela and holds 12,000 books.\n")
+    local.build_index(files=["ferry.txt"])  # and a delta segment
+    rows = [row for row, _ in local.retriever().snapshot.segments]
+    assert [r.role for r in rows].count("base") == 2 and rows[0].kind.startswith("IVF") and "delta" in {r.role for r in rows}
+    data = json.loads((ROOT / "bench/data/xquad-dev.json").read_text(encoding="utf-8"))["data"]
+    questions = QUESTIONS + [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]][:40]
+    port = _free_port()
+    served = serving.deploy(local.settings, cluster, http_port=port, max_readers=1, shards=2, shard_cpus=0,
+                            log=lambda m: None)
+    try:
+        chat = Pipeline(local.settings, log=lambda m: None, embedder=local.embedder, **served.parts())
+        for q in questions:
+            here, there = local.retriever().run(q), chat.retriever().run(q)
+            assert [h.passage.id for h in here] == [h.passage.id for h in there], q
+        held = [h.held.remote().result() for h in served.dense_search.handles]
+        assert all(held) and sum(sum(h.values()) for h in held) == sum(r.vectors for r in rows), \
+            "each shard holds its own segments, every vector once"
+        for q in QUESTIONS[:2]:
+            status, c = _post(f"http://127.0.0.1:{port}/ask", json.dumps({"question": q}).encode())
+            assert status == 200 and c["text"] == local.ask(q).text == chat.ask(q).text, q
+        (corpus / "ferry.txt").unlink()
+        (corpus / "bridge.txt").write_text("Bridge news\n\nThe new bridge over the Ribeira river was designed by "
+                                           "the engineer Marta Solano.\n")
+        local.build_index()  # a commit: the shards are brought to the new generation at the next question
+        time.sleep(1.1)  # the chat looks for a newer generation at most once a second
+        assert chat.ask("Who designed the new bridge over the Ribeira river?").text == "Marta Solano"
+        assert chat.ask("Who runs the floating library of Valmora?").article != "ferry", "deleted: gone"
+    finally:
+        serving.undeploy()

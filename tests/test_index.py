@@ -406,3 +406,20 @@ def test_a_build_in_waves_of_one_file_keeps_what_a_build_in_one_wave_keeps(corpu
     assert len(report.skipped) == 1 and report.articles_total == 4
     assert pipe.ask("Who runs the floating library?").article in holders
     assert pipe.build_index().commits == 0, "a settled corpus commits nothing"
+
+
+def test_the_base_stays_in_the_parts_asked_for_until_asked_otherwise(corpus_dir: Path, make_pipeline):
+    def base_parts(pipe) -> int:
+        return sum(1 for row, _ in pipe.retriever().snapshot.segments if row.role == "base")
+
+    pipe = make_pipeline(corpus_dir, index_shards=2)  # qa index --shards 2
+    pipe.build_index()
+    assert base_parts(pipe) == 2
+    later = make_pipeline(corpus_dir)  # a later `qa index` without --shards keeps the parts
+    (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+    assert later.build_index(compact=True).merges == ["compaction requested"]
+    assert base_parts(later) == 2
+    assert later.ask("Who runs the floating library?").text == "Teresa Quintela"
+    assert later.ask(SEED_QUESTION).text == "material and supply loans"
+    report = make_pipeline(corpus_dir, index_shards=1).build_index()
+    assert report.merges == ["the base is written in 1 part(s), not 2"] and base_parts(later) == 1

@@ -3,6 +3,7 @@ leases, hysteresis, keyword search, the pure build plan. Vectors are random unit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,10 @@ import pytest
 
 from qa.indexing import plan_build
 from qa.store import MergePolicy, SourceRow, Store
-from qa.store.compaction import merge, plan_merge
+from qa.store.compaction import compact, merge, plan_merge
 from qa.store.keywords import fts_query, query_words
 from qa.store.schema import ArticleRow
+from qa.store import segments as seg
 from qa.store.segments import base_kind, ideal_kind
 from qa.types import Passage
 
@@ -43,15 +45,9 @@ def _brute(live: dict[int, np.ndarray], q: np.ndarray, k: int) -> list[int]:
     return [int(ids[j]) for j in np.argsort(-scores, kind="stable")[:k]]
 
 
-def _compact(store: Store, policy: MergePolicy, force: bool = False) -> list[str]:
-    reasons = []
+def _compact(store: Store, policy: MergePolicy, force: bool = False, log=lambda m: None) -> list[str]:
     with store.writer() as w:
-        while (plan := plan_merge(w.live_segments(), len(w.tombstones()), policy, force)) is not None:
-            merge(w, plan, policy, log=lambda m: None)
-            reasons.append(plan.reason)
-            w.checkpoint()
-            force = False
-    return reasons
+        return compact(w, policy, force, log)
 
 
 def test_segmented_search_matches_brute_force(tmp_path: Path):
@@ -78,6 +74,60 @@ def test_segmented_search_matches_brute_force(tmp_path: Path):
         snap.close()
     kinds = {row.kind for row, _ in store.snapshot().segments}
     assert any(k.startswith("IVF") for k in kinds), "the IVF path ran"
+
+
+def test_a_base_in_parts_finds_exactly_what_one_base_finds(tmp_path: Path):
+    """Parts share one trained quantizer, so each searched with the same (small) nprobe and merged by score
+    gives the one-base result: what lets shards on different machines answer like one process."""
+    policy = MergePolicy(flat_max=60, max_deltas=3, delta_share=0.5)
+    stores = {}
+    for parts in (1, 3):
+        rng = np.random.default_rng(11)
+        store = stores[parts] = Store(tmp_path / f"parts{parts}", nprobe=2)
+        for start in (0, 40):
+            with store.writer() as w:
+                added = _add(w, start, 40, rng)
+                deleted = set(sorted(added)[21:24]) if start == 0 else deleted  # a7's passages
+            _compact(store, replace(policy, base_parts=parts))
+        with store.writer() as w:
+            _add(w, 80, 2, rng)  # a delta segment besides the base
+            w.delete_article("a7")
+    one, three = stores[1].snapshot(), stores[3].snapshot()
+    bases = [row for row, _ in three.segments if row.role == "base"]
+    assert len(bases) == 3 and all(row.kind.startswith("IVF") for row in bases)
+    assert [row.kind for row, _ in one.segments if row.role == "base"] == [bases[0].kind]
+    for row, index in three.segments:
+        if row.role == "base":
+            ids, _ = seg.segment_vectors(index)
+            assert len(set(ids % 3)) == 1, "a part holds the ids of one residue"
+    rng = np.random.default_rng(12)
+    for q in rng.standard_normal((20, DIM)).astype(np.float32):
+        q /= np.linalg.norm(q)
+        found = three.search_vectors(q, 10)
+        assert [i for i, _ in found] == [i for i, _ in one.search_vectors(q, 10)]
+        assert not {i for i, _ in found} & deleted, "the deleted article stays hidden"
+        assert len(found) == 10
+
+
+def test_the_base_is_split_and_joined_again_without_training(tmp_path: Path):
+    rng = np.random.default_rng(13)
+    store = Store(tmp_path)
+    policy = MergePolicy(flat_max=60)
+    with store.writer() as w:
+        _add(w, 0, 40, rng)
+    _compact(store, policy)
+    trained = store.snapshot().segments[0][0].kind
+    assert trained.startswith("IVF")
+    logs: list[str] = []
+    assert _compact(store, replace(policy, base_parts=4), log=logs.append) == \
+        ["the base is written in 4 part(s), not 1"]
+    snap = store.snapshot()
+    assert [row.kind for row, _ in snap.segments] == [trained] * 4 and snap.passage_count == 120
+    assert "lists kept" in logs[0] and "trained" not in logs[0]
+    assert _compact(store, replace(policy, base_parts=4)) == [], "settled: nothing more to merge"
+    assert _compact(store, replace(policy, base_parts=4), force=True) == [], "a clean base in parts is compact"
+    assert _compact(store, policy) == ["the base is written in 1 part(s), not 4"]
+    assert len(store.snapshot().segments) == 1
 
 
 def test_compaction_drops_deleted_vectors_and_collects_files(tmp_path: Path):

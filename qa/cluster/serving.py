@@ -1,26 +1,31 @@
 """Serving on a Ray cluster with Ray Serve (`qa serve --ray ADDRESS`).
 
-Two deployments make the application "qa":
+The deployments of the application "qa":
 - `Reader`: the extractive reader, one CPU (or GPU) per replica, scaled by load between 1 and
   `max_readers` replicas (Serve's autoscaler, on the requests in flight per replica). The reader is
   most of an answer's cost (~25 of ~40 ms), so it is what scales.
 - `Ask`: the HTTP ingress (POST /ask {"question": ..., "history": [...]}, answered with the same JSON as
   `qa ask --json`): it resolves follow-ups, embeds the question and searches the store, and has the
   `Reader` replicas read the passages. It runs on the node that holds the index folder (the node where
-  `qa serve --ray` was started), since the store is one folder on one disk.
+  `qa serve --ray` was started), since the store's database is one file on one disk.
+- `Shard0` ... `ShardN-1` (with `--shards N`): the vector search, split over shards that each hold some
+  of the store's vector segments in memory, on any node (qa.cluster.shards). Without shards the `Ask`
+  replica searches the vectors itself.
 
 The chat started by `qa serve --ray` (and `ask()` in that process) reads through the same `Reader`
 replicas: `RemoteReader` stands in for `qa.reader.Reader`, so every step before and after reading is
-the single-process code, and the answers are the same. Not built yet: a store split into shards whose
-searches fan out over the cluster (docs/scale.md says when that is needed: beyond ~1-2M passages).
+the single-process code, and the answers are the same; with shards, it searches through the same
+`Shard` deployments (tested: the same answers as one process).
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from qa.cluster import ClusterError, connect
+from qa.cluster.shards import ShardReplica
 from qa.config import Settings
 from qa.types import Passage, Span
 
@@ -59,13 +64,33 @@ class RemoteReader:
         self.read("Is the reader up?", ["It is."])
 
 
-class AskIngress:
-    """The `Ask` deployment: POST /ask, a pipeline whose reading runs on the `Reader` replicas."""
+@dataclass
+class Served:
+    """What a process beside the cluster needs to answer through it: `Pipeline(settings, **served.parts())`."""
 
-    def __init__(self, settings: Settings, reader: Any) -> None:
+    reader: RemoteReader
+    dense_search: Any = None  # a qa.cluster.shards.ShardedSearch with shards
+
+    def parts(self) -> dict[str, Any]:
+        return {"reader": self.reader, "dense_search": self.dense_search}
+
+
+def _sharded_search(settings: Settings, shards: Sequence[Any]) -> Any:
+    from qa.cluster.shards import ShardedSearch
+    from qa.store import Store
+
+    return ShardedSearch(shards, Store(settings.index_dir).segments_dir) if shards else None
+
+
+class AskIngress:
+    """The `Ask` deployment: POST /ask, a pipeline whose reading runs on the `Reader` replicas (and whose
+    vector search runs on the `Shard` deployments, when given)."""
+
+    def __init__(self, settings: Settings, reader: Any, *shards: Any) -> None:
         from qa.pipeline import Pipeline
 
-        self.pipeline = Pipeline(settings, log=lambda m: None, reader=RemoteReader(reader))
+        self.pipeline = Pipeline(settings, log=lambda m: None, reader=RemoteReader(reader),
+                                 dense_search=_sharded_search(settings, shards))
         self.pipeline.retriever()  # open the store now, not at the first question
 
     async def __call__(self, request: Any) -> Any:
@@ -91,9 +116,13 @@ class AskIngress:
 
 
 def deploy(settings: Settings, address: str, http_host: str = "127.0.0.1", http_port: int = 8000,
-           max_readers: int | None = None, log: Callable[[str], None] = print) -> RemoteReader:
-    """Run the "qa" application on the cluster (replacing an earlier one) and return a reader for the
-    chat in this process. `max_readers` defaults to the cluster's GPUs, else its CPUs."""
+           max_readers: int | None = None, shards: int = 0, shard_cpus: float = 1.0,
+           log: Callable[[str], None] = print) -> Served:
+    """Run the "qa" application on the cluster (replacing an earlier one) and return what the chat in this
+    process reads and searches through. `max_readers` defaults to the cluster's GPUs, else its CPUs;
+    `shards` > 0 splits the vector search over that many `Shard` deployments of `shard_cpus` CPUs each."""
+    if shards < 0:
+        raise ValueError(f"the number of shards must be 0 (none) or more, not {shards}")
     ray = connect(address)
     try:
         from ray import serve
@@ -110,14 +139,33 @@ def deploy(settings: Settings, address: str, http_host: str = "127.0.0.1", http_
                               autoscaling_config={"min_replicas": 1, "max_replicas": most,
                                                   "target_ongoing_requests": 1, "upscale_delay_s": 2,
                                                   "downscale_delay_s": 60}).bind(settings)
+    shard_apps = [serve.deployment(ShardReplica, name=f"Shard{i}", max_ongoing_requests=32,
+                                   ray_actor_options={"num_cpus": shard_cpus}).bind() for i in range(shards)]
     ingress = serve.deployment(AskIngress, name="Ask", max_ongoing_requests=16,
                                ray_actor_options={"num_cpus": 0, "resources": {f"node:{here}": 0.001}})
-    serve.run(ingress.bind(settings, reader), name=APP, route_prefix="/")
+    serve.run(ingress.bind(settings, reader, *shard_apps), name=APP, route_prefix="/")
     log(f"Ray Serve: POST http://{http_host}:{http_port}/ask; {most} reader replica(s) at most, "
-        f"{'a GPU' if gpus else 'a CPU'} each")
+        f"{'a GPU' if gpus else 'a CPU'} each" + (f"; vector search over {shards} shards" if shards else ""))
     remote = RemoteReader(serve.get_deployment_handle("Reader", app_name=APP))
     remote.load()
-    return remote
+    if shards:
+        _say_how_the_base_splits(settings, shards, log)
+    handles = [serve.get_deployment_handle(f"Shard{i}", app_name=APP) for i in range(shards)]
+    return Served(remote, _sharded_search(settings, handles))
+
+
+def _say_how_the_base_splits(settings: Settings, shards: int, log: Callable[[str], None]) -> None:
+    from qa.store import Store
+
+    store = Store(settings.index_dir)
+    if not store.exists():
+        return
+    snapshot = store.snapshot()
+    parts = sum(1 for row, _ in snapshot.segments if row.role == "base")
+    snapshot.close()
+    if parts and parts % shards:
+        log(f"the index's base is in {parts} part(s), which {shards} shards cannot hold evenly: "
+            f"`qa index --shards {shards}` writes it in {shards}")
 
 
 def reader_replicas() -> int:

@@ -169,7 +169,7 @@ def search(indexes: list[Any], query: np.ndarray, k: int, nprobe: int, selector:
             params = faiss.SearchParameters(sel=selector) if selector else None
         scores, ids = index.search(q, min(k, index.ntotal), params=params)
         found.extend((int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0)
-    found.sort(key=lambda t: -t[1])
+    found.sort(key=lambda t: (-t[1], t[0]))  # ties by id: the same order however the segments are split
     return found[:k]
 
 
