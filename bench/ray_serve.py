@@ -108,6 +108,7 @@ def main() -> None:
                 if shards:
                     dense = dense_search_ms(Pipeline(settings, log=lambda m: None, **served.parts()), qs)
                 serving.undeploy()
+        here = dense_search_ms(Pipeline(settings, log=lambda m: None), qs)
     base = rows[0][1]["answers"]
     print(f"{args.clients} clients, {args.seconds:.0f} s each, {len(qs)} seed questions, {args.cpus}-CPU Ray head")
     print("| way | answers/s | p50 ms | p95 ms | reader replicas at the end | answers differing from one process |")
@@ -115,7 +116,6 @@ def main() -> None:
     for name, r, replicas in rows:
         differ = sum(1 for q, a in r["answers"].items() if q in base and base[q] != a)
         print(f"| {name} | {r['per_s']:.1f} | {r['p50']:.0f} | {r['p95']:.0f} | {replicas} | {differ} |")
-    here = dense_search_ms(Pipeline(settings, log=lambda m: None), qs)
     print(f"dense search of one question, p50 / p95 ms: in process {here[0]:.2f} / {here[1]:.2f}; "
           f"over 2 shards {dense[0]:.2f} / {dense[1]:.2f}")
 

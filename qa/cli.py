@@ -120,6 +120,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from qa.access import load_editors
     from qa.ui import serve
 
+    if args.search_shards and not args.ray:
+        raise ValueError("--shards goes with --ray ADDRESS (the shards run on the cluster)")
     editors = load_editors(args.admin_password, args.admin_password_file)
     settings = _settings(args)
     pipeline = None

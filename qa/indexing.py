@@ -145,7 +145,7 @@ class Indexer:
         that a build holds the text of one wave, not of the whole archive. `shards` > 0 writes the base
         in that many parts from now on (recorded in the store); 0 keeps what the store has (1 when new)."""
         if shards < 0:
-            raise ValueError(f"the number of shards must be 1 or more, not {shards}")
+            raise ValueError(f"the number of shards must be 1 or more (or 0: keep what the store has), not {shards}")
         self.corpus_dir = Path(corpus_dir)
         self.store = store
         self.chunker = chunker

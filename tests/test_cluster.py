@@ -24,6 +24,7 @@ from conftest import ROOT, SEED_QUESTION, _free_port
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported: set it first
 ray = pytest.importorskip("ray")
 
+SERVE_PORT = _free_port()  # Serve's HTTP port is fixed when Serve first starts on the cluster: one for the module
 QUESTIONS = [SEED_QUESTION, "When did Duque meet Biden?", "What is the capital of Colombia?"]
 
 
@@ -118,7 +119,7 @@ def test_served_with_ray_serve_answers_like_one_process_and_readers_scale_with_l
 
     local = make_pipeline(corpus_dir)
     local.build_index()
-    port = _free_port()
+    port = SERVE_PORT
     served = serving.deploy(local.settings, cluster, http_port=port, max_readers=2, log=lambda m: None)
     try:
         chat = Pipeline(local.settings, log=lambda m: None, embedder=local.embedder, **served.parts())
@@ -198,7 +199,7 @@ def test_vector_search_split_over_shards_finds_what_one_process_finds(cluster: s
     assert [r.role for r in rows].count("base") == 2 and rows[0].kind.startswith("IVF") and "delta" in {r.role for r in rows}
     data = json.loads((ROOT / "bench/data/xquad-dev.json").read_text(encoding="utf-8"))["data"]
     questions = QUESTIONS + [q["question"] for a in data for p in a["paragraphs"] for q in p["qas"]][:40]
-    port = _free_port()
+    port = SERVE_PORT
     served = serving.deploy(local.settings, cluster, http_port=port, max_readers=1, shards=2, shard_cpus=0,
                             log=lambda m: None)
     try:

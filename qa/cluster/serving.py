@@ -120,7 +120,8 @@ def deploy(settings: Settings, address: str, http_host: str = "127.0.0.1", http_
            log: Callable[[str], None] = print) -> Served:
     """Run the "qa" application on the cluster (replacing an earlier one) and return what the chat in this
     process reads and searches through. `max_readers` defaults to the cluster's GPUs, else its CPUs;
-    `shards` > 0 splits the vector search over that many `Shard` deployments of `shard_cpus` CPUs each."""
+    `shards` > 0 splits the vector search over that many `Shard` deployments of `shard_cpus` CPUs each.
+    Serve keeps the HTTP host and port it was first started with on a cluster (until `serve shutdown`)."""
     if shards < 0:
         raise ValueError(f"the number of shards must be 0 (none) or more, not {shards}")
     ray = connect(address)
@@ -161,9 +162,9 @@ def _say_how_the_base_splits(settings: Settings, shards: int, log: Callable[[str
     if not store.exists():
         return
     snapshot = store.snapshot()
-    parts = sum(1 for row, _ in snapshot.segments if row.role == "base")
+    parts = int(snapshot.state.get("base_parts") or 1)
     snapshot.close()
-    if parts and parts % shards:
+    if parts % shards:
         log(f"the index's base is in {parts} part(s), which {shards} shards cannot hold evenly: "
             f"`qa index --shards {shards}` writes it in {shards}")
 

@@ -8,19 +8,20 @@ fewest vectors. Each segment is searched with the same code and nprobe as in one
 the base share one trained quantizer, so the merged hits are exactly the one-process hits.
 
 Segment files never change, so a shard fetches each once: the process that holds the store sends a file's
-bytes through Ray's object store the first time a shard needs it (nodes need no shared folder), and the
-shard checks its size, CRC-32 and vector count before using it. Every search names its generation; a shard
-that does not hold that generation's segments (after a commit, or when its replica was restarted after a
-crash) answers None, is brought up to date and asked again. Keyword search, passages and articles stay
+bytes through Ray's object store the first time a shard needs it (nodes need no shared folder; a file
+travels whole, so the sending process briefly holds one copy of the files a shard lacks), and the shard
+checks its size, CRC-32 and vector count before using it. Every search names its store version (store id,
+generation); a shard that does not hold it (after a commit, a rebuild into a new store, or when its replica
+was restarted after a crash) answers None, is brought up to date and asked again. Keyword search, passages and articles stay
 in the store's database, on the node that holds the index folder.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,7 +32,10 @@ from qa.store import Snapshot
 from qa.store import segments as seg
 from qa.store.schema import SegmentRow
 
-KEEP_GENERATIONS = 2  # a shard answers for the last 2 generations it was given: searches in flight at a commit
+KEEP_GENERATIONS = 2  # a shard answers for its newest 2 generations: questions in flight at a commit
+ATTEMPTS = 3  # syncs tried before a search gives up (each one after another caller moved the shard on)
+
+Version = tuple[str, int]  # (store id, generation), as Snapshot.version: generations restart in a new store
 
 
 def assign(rows: Sequence[SegmentRow], shards: int) -> list[list[SegmentRow]]:
@@ -51,58 +55,75 @@ def assign(rows: Sequence[SegmentRow], shards: int) -> list[list[SegmentRow]]:
 
 
 class ShardReplica:
-    """A `Shard` deployment replica: segment files in a folder of its own, searched per generation."""
+    """A `Shard` deployment replica: segment files in a folder of its own, searched per store version.
+    Serve calls it from several threads at once: files are loaded outside the lock, and a view (the
+    segments of one version) is installed together with the files it needs, so no other caller's
+    eviction can come between them."""
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="qa-shard-"))
-        self.loaded: dict[str, Any] = {}  # file -> loaded index
-        self.views: OrderedDict[int, tuple[list[Any], Any, int]] = OrderedDict()  # generation -> indexes, selector, nprobe
+        self.loaded: dict[tuple[str, int], Any] = {}  # (file, CRC-32) -> loaded index
+        self.views: dict[Version, tuple[list[Any], Any, int]] = {}  # version -> indexes, selector, nprobe
         self.lock = threading.Lock()
 
-    def search(self, generation: int, query: np.ndarray, k: int) -> list[tuple[int, float]] | None:
+    def search(self, version: Version, query: np.ndarray, k: int) -> list[tuple[int, float]] | None:
         """(passage id, score) of the k best of this shard's segments, or None when it does not hold
-        that generation (sync it first)."""
+        that version (sync it first)."""
         with self.lock:
-            view = self.views.get(generation)
+            view = self.views.get(tuple(version))
         if view is None:
             return None
         indexes, selector, nprobe = view
         return seg.search(indexes, query, k, nprobe, selector)
 
-    def sync(self, generation: int, rows: list[SegmentRow], hidden: np.ndarray, nprobe: int) -> list[str]:
-        """Hold these segments for `generation`; the files it still needs (send them with `load`, then sync
-        again). Files no kept generation uses are dropped."""
+    def sync(self, version: Version, rows: list[SegmentRow], hidden: np.ndarray, nprobe: int,
+             files: dict[str, bytes] | None = None) -> list[str]:
+        """Hold these segments for `version`, loading the `files` sent along; returns the files still
+        needed (send them with the next sync), or [] once the version is held."""
+        fresh = {(r.file, r.crc32): self._load(r, files[r.file]) for r in rows if files and r.file in files}
         with self.lock:
-            missing = [r.file for r in rows if r.file not in self.loaded]
+            self.loaded.update(fresh)
+            missing = [r.file for r in rows if (r.file, r.crc32) not in self.loaded]
             if missing:
                 return missing
-            self.views[generation] = ([self.loaded[r.file] for r in rows], seg.hiding(hidden), nprobe)
-            self.views.move_to_end(generation)
-            while len(self.views) > KEEP_GENERATIONS:
-                self.views.popitem(last=False)
-            self._drop_unused()
+            self.views[tuple(version)] = ([self.loaded[(r.file, r.crc32)] for r in rows], seg.hiding(hidden), nprobe)
+            self._evict(tuple(version))
             return []
-
-    def load(self, row: SegmentRow, data: bytes) -> None:
-        """Keep one segment file, checked against what the store recorded of it."""
-        path = self.folder / row.file
-        tmp = self.folder / f".{row.file}.tmp"
-        tmp.write_bytes(data)
-        tmp.replace(path)
-        index = seg.read_segment(path, row.vectors, row.bytes, row.crc32)
-        with self.lock:
-            self.loaded[row.file] = index
 
     def held(self) -> dict[str, int]:
         """Vectors held per segment file (for tests and the bench)."""
         with self.lock:
-            return {name: int(index.ntotal) for name, index in self.loaded.items()}
+            return {name: int(index.ntotal) for (name, _), index in self.loaded.items()}
 
-    def _drop_unused(self) -> None:
+    def _load(self, row: SegmentRow, data: bytes) -> Any:
+        """One segment file kept in this replica's folder, checked against what the store recorded."""
+        path = self.folder / f"{row.crc32:08x}-{row.file}"
+        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        try:
+            return seg.read_segment(path, row.vectors, row.bytes, row.crc32)
+        except Exception:
+            path.unlink(missing_ok=True)
+            raise
+
+    def _evict(self, installed: Version) -> None:
+        """Keep the version just installed and the newest KEEP_GENERATIONS of its store; drop the files no
+        view uses."""
+        store_id = installed[0]
+        mine = sorted((v for v in self.views if v[0] == store_id), key=lambda v: v[1])
+        for version in [v for v in self.views if v[0] != store_id] + mine[:-KEEP_GENERATIONS]:
+            if version != installed:
+                del self.views[version]
         used = {id(index) for indexes, _, _ in self.views.values() for index in indexes}
-        for name in [n for n, index in self.loaded.items() if id(index) not in used]:
-            del self.loaded[name]
-            (self.folder / name).unlink(missing_ok=True)
+        for key in [k for k, index in self.loaded.items() if id(index) not in used]:
+            del self.loaded[key]
+            (self.folder / f"{key[1]:08x}-{key[0]}").unlink(missing_ok=True)  # a search holding it keeps its map
 
     def __del__(self) -> None:  # a replica killed outright leaves its folder in the temporary directory
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -121,26 +142,28 @@ class ShardedSearch:
     def __call__(self, snapshot: Snapshot, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(passage id, score) of the k best live passages of the snapshot, best first."""
         plan = assign([row for row, _ in snapshot.segments], len(self.handles))
-        pending = [h.search.remote(snapshot.generation, query, k) for h in self.handles]
+        version = snapshot.version
+        pending = [h.search.remote(version, query, k) for h in self.handles]
         found: list[tuple[int, float]] = []
         for shard, (handle, rows, response) in enumerate(zip(self.handles, plan, pending)):
             hits = response.result()
-            if hits is None:
+            for _ in range(ATTEMPTS):
+                if hits is not None:
+                    break
                 self._sync(shard, snapshot, rows)
-                hits = handle.search.remote(snapshot.generation, query, k).result()
-                if hits is None:
-                    raise ClusterError(f"shard {shard} does not hold generation {snapshot.generation} after a sync")
+                hits = handle.search.remote(version, query, k).result()
+            if hits is None:
+                raise ClusterError(f"shard {shard} did not keep generation {version[1]} after {ATTEMPTS} syncs")
             found.extend(hits)
         found.sort(key=lambda t: (-t[1], t[0]))  # the order of seg.search in one process
         return found[:k]
 
     def _sync(self, shard: int, snapshot: Snapshot, rows: list[SegmentRow]) -> None:
-        """Bring one shard to the snapshot's generation, sending the segment files it lacks."""
+        """Bring one shard to the snapshot's version, sending the segment files it lacks with the view."""
         handle = self.handles[shard]
         with self._locks[shard]:
-            args = (snapshot.generation, rows, snapshot.hidden, snapshot.nprobe)
-            for name in handle.sync.remote(*args).result():
-                row = next(r for r in rows if r.file == name)
-                handle.load.remote(row, (self.segments_dir / name).read_bytes()).result()
-            if handle.sync.remote(*args).result():
-                raise ClusterError(f"shard {shard} could not load its segments")
+            args = (snapshot.version, rows, snapshot.hidden, snapshot.nprobe)
+            missing = handle.sync.remote(*args).result()
+            if missing:
+                files = {name: (self.segments_dir / name).read_bytes() for name in missing}
+                handle.sync.remote(*args, files).result()
