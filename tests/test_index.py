@@ -421,5 +421,5 @@ def test_the_base_stays_in_the_parts_asked_for_until_asked_otherwise(corpus_dir:
     assert base_parts(later) == 2
     assert later.ask("Who runs the floating library?").text == "Teresa Quintela"
     assert later.ask(SEED_QUESTION).text == "material and supply loans"
-    report = make_pipeline(corpus_dir, index_shards=1).build_index()
-    assert report.merges == ["the base is written in 1 part(s), not 2"] and base_parts(later) == 1
+    joined = make_pipeline(corpus_dir, index_shards=1)
+    assert joined.build_index().merges == ["the base is written in 1 part(s), not 2"] and base_parts(joined) == 1

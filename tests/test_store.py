@@ -340,3 +340,18 @@ def test_common_terms_are_left_out_of_keyword_queries(tmp_path: Path):
     texts = [p.text for p in snap.passages([i for i, _ in snap.search_keywords("part0 ferries", 50)]).values()]
     assert texts and all("ferry" in t for t in texts), "the common term no longer matches on its own"
     assert len(snap.search_keywords("part0", 200)) == 30, "a query of common terms only keeps them"
+
+
+def test_a_reader_that_saw_a_new_database_before_its_writer_set_it_up_does_not_fail(tmp_path: Path, monkeypatch):
+    """A reader opening the database in the moment between its creation and the writer's migration saw
+    format 0; the writer then holds its transaction (a whole first batch): the reader must not wait for
+    it, let alone fail with "database is locked"."""
+    from qa.store import schema
+
+    store = Store(tmp_path)
+    with store.writer():  # migrated, and holding the write lock
+        reader = schema.connect(store.db_path)
+        reader.execute("PRAGMA busy_timeout = 200")
+        real, seen = schema.user_version, [0]  # what it read before the writer's migration committed
+        monkeypatch.setattr(schema, "user_version", lambda conn: seen.pop() if seen else real(conn))
+        assert schema.migrate(reader) == schema.FORMAT

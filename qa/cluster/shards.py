@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -90,6 +91,10 @@ class ShardReplica:
             self._evict(tuple(version))
             return []
 
+    def pid(self) -> int:
+        """This replica's process id (for tests that kill one)."""
+        return os.getpid()
+
     def held(self) -> dict[str, int]:
         """Vectors held per segment file (for tests and the bench)."""
         with self.lock:
@@ -132,12 +137,13 @@ class ShardReplica:
 class ShardedSearch:
     """The dense search of `qa.retrieval.Retriever`, fanned out over the `Shard` deployments."""
 
-    def __init__(self, handles: Sequence[Any], segments_dir: Path) -> None:
+    def __init__(self, handles: Sequence[Any], segments_dir: Path, wait_s: float = 60.0) -> None:
         if not handles:
             raise ValueError("a sharded search needs at least one shard")
         self.handles = list(handles)
         self.segments_dir = Path(segments_dir)
         self._locks = [threading.Lock() for _ in self.handles]  # one sync at a time per shard
+        self.wait_s = wait_s
 
     def __call__(self, snapshot: Snapshot, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(passage id, score) of the k best live passages of the snapshot, best first."""
@@ -145,18 +151,35 @@ class ShardedSearch:
         version = snapshot.version
         pending = [h.search.remote(version, query, k) for h in self.handles]
         found: list[tuple[int, float]] = []
-        for shard, (handle, rows, response) in enumerate(zip(self.handles, plan, pending)):
-            hits = response.result()
-            for _ in range(ATTEMPTS):
-                if hits is not None:
-                    break
-                self._sync(shard, snapshot, rows)
-                hits = handle.search.remote(version, query, k).result()
-            if hits is None:
-                raise ClusterError(f"shard {shard} did not keep generation {version[1]} after {ATTEMPTS} syncs")
-            found.extend(hits)
+        for shard, (rows, response) in enumerate(zip(plan, pending)):
+            found.extend(self._hits(shard, snapshot, rows, query, k, response))
         found.sort(key=lambda t: (-t[1], t[0]))  # the order of seg.search in one process
         return found[:k]
+
+    def _hits(self, shard: int, snapshot: Snapshot, rows: list[SegmentRow], query: np.ndarray, k: int,
+              response: Any) -> list[tuple[int, float]]:
+        """One shard's hits: synced when it lacks the snapshot's version (ATTEMPTS times at most); a replica
+        that died is waited for while Serve restarts it (`wait_s` at most), then synced like a new one."""
+        from ray.exceptions import RayError
+
+        deadline = time.monotonic() + self.wait_s
+        syncs = 0
+        while True:
+            try:
+                hits = response.result()
+                if hits is not None:
+                    return hits
+                if syncs == ATTEMPTS:
+                    raise ClusterError(f"shard {shard} did not keep generation {snapshot.generation} after "
+                                       f"{ATTEMPTS} syncs")
+                syncs += 1
+                self._sync(shard, snapshot, rows)
+            except RayError as exc:  # the replica died, or is being restarted
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"shard {shard} did not answer for {self.wait_s:.0f} s: "
+                                       f"{type(exc).__name__}") from None
+                time.sleep(0.5)
+            response = self.handles[shard].search.remote(snapshot.version, query, k)
 
     def _sync(self, shard: int, snapshot: Snapshot, rows: list[SegmentRow]) -> None:
         """Bring one shard to the snapshot's version, sending the segment files it lacks with the view."""

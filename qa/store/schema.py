@@ -165,7 +165,14 @@ def migrate(conn: sqlite3.Connection) -> int:
         raise StoreError(f"the index was written by a newer qa (store format {version}, this one reads "
                          f"{FORMAT}); upgrade qa or rebuild with `qa index --rebuild`")
     for n in range(version, FORMAT):
-        conn.execute("BEGIN IMMEDIATE")
+        if user_version(conn) > n:  # applied by another connection since (a writer creating the database)
+            continue
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # a writer holds the database: it migrated it first, if it is ours
+            if user_version(conn) > n:
+                continue
+            raise StoreError("the index database is locked by a writer that has not set it up; try again") from None
         try:
             if user_version(conn) == n:  # another process may have applied it while we waited
                 for statement in _statements(MIGRATIONS[n]):
