@@ -29,9 +29,10 @@ def _consistent(index: Path) -> set[str]:
         snap.close()
 
 
+@pytest.mark.parametrize("shards", [1, 3])  # the base written as one segment, or in 3 parts
 @pytest.mark.parametrize("step", STEPS)
-def test_killed_at_every_write_step_loses_and_duplicates_nothing(step: str, corpus_dir: Path, make_pipeline,
-                                                                  tmp_path: Path):
+def test_killed_at_every_write_step_loses_and_duplicates_nothing(step: str, shards: int, corpus_dir: Path,
+                                                                  make_pipeline, tmp_path: Path):
     index = tmp_path / "index"
     for i in range(3):
         (corpus_dir / f"town-{i}.txt").write_text(_article(i))
@@ -41,8 +42,8 @@ def test_killed_at_every_write_step_loses_and_duplicates_nothing(step: str, corp
         (corpus_dir / f"town-{i}.txt").write_text(_article(i))
     (corpus_dir / "town-0.txt").unlink()  # a delete, so that compaction and GC have work
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "QA_KILL_AT": step}
-    proc = subprocess.run([sys.executable, "-m", "qa", "index", "--compact", "--corpus", str(corpus_dir),
-                           "--index", str(index)], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-m", "qa", "index", "--compact", "--shards", str(shards), "--corpus",
+                           str(corpus_dir), "--index", str(index)], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == -signal.SIGKILL, f"never reached {step}: {proc.stderr[-2000:]}"
 
     _consistent(index)  # loads and is consistent, whatever step it died at
