@@ -63,7 +63,7 @@ class ShardReplica:
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="qa-shard-"))
-        self.loaded: dict[tuple[str, int], Any] = {}  # (file, CRC-32) -> loaded index
+        self.loaded: dict[tuple[str, int], tuple[Any, Path]] = {}  # (file, CRC-32) -> loaded index, its file
         self.views: dict[Version, tuple[list[Any], Any, int]] = {}  # version -> indexes, selector, nprobe
         self.lock = threading.Lock()
 
@@ -81,13 +81,18 @@ class ShardReplica:
              files: dict[str, bytes] | None = None) -> list[str]:
         """Hold these segments for `version`, loading the `files` sent along; returns the files still
         needed (send them with the next sync), or [] once the version is held."""
-        fresh = {(r.file, r.crc32): self._load(r, files[r.file]) for r in rows if files and r.file in files}
+        fresh = self._load_all([r for r in rows if files and r.file in files], files or {})
         with self.lock:
-            self.loaded.update(fresh)
+            for key, (index, path) in fresh.items():
+                if key in self.loaded:  # another call loaded it meanwhile: keep one copy
+                    path.unlink(missing_ok=True)
+                else:
+                    self.loaded[key] = (index, path)
             missing = [r.file for r in rows if (r.file, r.crc32) not in self.loaded]
             if missing:
                 return missing
-            self.views[tuple(version)] = ([self.loaded[(r.file, r.crc32)] for r in rows], seg.hiding(hidden), nprobe)
+            indexes = [self.loaded[(r.file, r.crc32)][0] for r in rows]
+            self.views[tuple(version)] = (indexes, seg.hiding(hidden), nprobe)
             self._evict(tuple(version))
             return []
 
@@ -98,37 +103,44 @@ class ShardReplica:
     def held(self) -> dict[str, int]:
         """Vectors held per segment file (for tests and the bench)."""
         with self.lock:
-            return {name: int(index.ntotal) for (name, _), index in self.loaded.items()}
+            return {name: int(index.ntotal) for (name, _), (index, _) in self.loaded.items()}
 
-    def _load(self, row: SegmentRow, data: bytes) -> Any:
-        """One segment file kept in this replica's folder, checked against what the store recorded."""
-        path = self.folder / f"{row.crc32:08x}-{row.file}"
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".incoming-")
+    def _load_all(self, rows: list[SegmentRow], files: dict[str, bytes]) -> dict[tuple[str, int], tuple[Any, Path]]:
+        """Load these segments from the bytes sent; on any failure none of them is kept."""
+        fresh: dict[tuple[str, int], tuple[Any, Path]] = {}
+        try:
+            for row in rows:
+                fresh[(row.file, row.crc32)] = self._load(row, files[row.file])
+        except BaseException:
+            for _, path in fresh.values():
+                path.unlink(missing_ok=True)
+            raise
+        return fresh
+
+    def _load(self, row: SegmentRow, data: bytes) -> tuple[Any, Path]:
+        """One segment in a file of its own (concurrent loads of one segment never share a file),
+        checked against what the store recorded."""
+        fd, name = tempfile.mkstemp(dir=self.folder, prefix=f"{row.crc32:08x}-", suffix=f"-{row.file}")
+        path = Path(name)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            os.replace(tmp, path)
+            return seg.read_segment(path, row.vectors, row.bytes, row.crc32), path
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        try:
-            return seg.read_segment(path, row.vectors, row.bytes, row.crc32)
-        except Exception:
             path.unlink(missing_ok=True)
             raise
 
     def _evict(self, installed: Version) -> None:
         """Keep the version just installed and the newest KEEP_GENERATIONS of its store; drop the files no
-        view uses."""
+        view uses (a search holding one keeps its memory map)."""
         store_id = installed[0]
         mine = sorted((v for v in self.views if v[0] == store_id), key=lambda v: v[1])
         for version in [v for v in self.views if v[0] != store_id] + mine[:-KEEP_GENERATIONS]:
             if version != installed:
                 del self.views[version]
         used = {id(index) for indexes, _, _ in self.views.values() for index in indexes}
-        for key in [k for k, index in self.loaded.items() if id(index) not in used]:
-            del self.loaded[key]
-            (self.folder / f"{key[1]:08x}-{key[0]}").unlink(missing_ok=True)  # a search holding it keeps its map
+        for key in [k for k, (index, _) in self.loaded.items() if id(index) not in used]:
+            self.loaded.pop(key)[1].unlink(missing_ok=True)
 
     def __del__(self) -> None:  # a replica killed outright leaves its folder in the temporary directory
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -160,7 +172,7 @@ class ShardedSearch:
               response: Any) -> list[tuple[int, float]]:
         """One shard's hits: synced when it lacks the snapshot's version (ATTEMPTS times at most); a replica
         that died is waited for while Serve restarts it (`wait_s` at most), then synced like a new one."""
-        from ray.exceptions import RayError
+        from ray.exceptions import RayActorError
 
         deadline = time.monotonic() + self.wait_s
         syncs = 0
@@ -174,7 +186,7 @@ class ShardedSearch:
                                        f"{ATTEMPTS} syncs")
                 syncs += 1
                 self._sync(shard, snapshot, rows)
-            except RayError as exc:  # the replica died, or is being restarted
+            except RayActorError as exc:  # the replica died, or is being restarted (errors raised in it go up)
                 if time.monotonic() > deadline:
                     raise ClusterError(f"shard {shard} did not answer for {self.wait_s:.0f} s: "
                                        f"{type(exc).__name__}") from None
@@ -187,6 +199,8 @@ class ShardedSearch:
         with self._locks[shard]:
             args = (snapshot.version, rows, snapshot.hidden, snapshot.nprobe)
             missing = handle.sync.remote(*args).result()
-            if missing:
+            for _ in range(ATTEMPTS):  # another caller's sync may have let a file go meanwhile: send it too
+                if not missing:
+                    return
                 files = {name: (self.segments_dir / name).read_bytes() for name in missing}
-                handle.sync.remote(*args, files).result()
+                missing = handle.sync.remote(*args, files).result()
