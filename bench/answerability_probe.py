@@ -65,11 +65,8 @@ def window_features(tok, model, questions: list[str], contexts: list[str]) -> tu
 def extract(rows: list[tuple[str, str, int, int]], path: Path, batch: int = 16) -> dict[str, np.ndarray]:
     if path.exists():
         return dict(np.load(path))
-    import torch
-
     from qa.reader_model import load
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     tok, model = load(ROOT / "qa/models/reader")
     t0, states, stats = time.time(), [], []
     for b in range(0, len(rows), batch):
