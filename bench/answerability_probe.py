@@ -31,6 +31,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from calibration import auc  # noqa: E402
+
 DATA = ROOT.parent / "shared/data/qa"
 XQUAD = ROOT / "bench/data/xquad-dev.json"
 HELD_OUT = range(10, 60)  # article numbers scored, not fitted on
@@ -96,14 +100,6 @@ def adversarial_rows(pairs: int, rng: random.Random) -> list[tuple[str, str, int
             rows += [(q["question"], p["context"], 1, ai) for q in rng.sample(pos, min(2, len(pos)))]
     rng.shuffle(rows)
     return rows[:pairs]
-
-
-def auc(score: np.ndarray, y: np.ndarray) -> float:
-    order = np.argsort(score)
-    rank = np.empty(len(score))
-    rank[order] = np.arange(len(score))
-    pos = y.sum()
-    return float((rank[y == 1].sum() - pos * (pos - 1) / 2) / (pos * (len(y) - pos)))
 
 
 def fit(X: np.ndarray, y: np.ndarray, hidden: int, l2: float = 1e-2):

@@ -25,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 from qa import reader as reader_module  # noqa: E402
 from qa.chunking import sentence_spans  # noqa: E402
 
+# qa.store.keywords.STOP_WORDS plus question words: the keyword search keeps "who"/"when" (they find
+# passages that answer), but here they would tie every sentence that happens to contain them.
 STOP = set("""the a an of in on at to for by with from and or is are was were be been do does did what which who
 whom whose when where why how that this these those it its as than into about during after before many much""".split())
 WORD = re.compile(r"\w+")
