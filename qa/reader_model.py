@@ -7,6 +7,7 @@ A `qa_reader.json` file in the directory marks the format and records where the 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -65,7 +66,7 @@ def load(name_or_path: str | os.PathLike[str]) -> tuple[Any, Any]:
             if not weights_file.is_file():
                 raise ReaderModelError(f"reader weights missing: {weights_file}")
             config = AutoConfig.from_pretrained(path)
-            model = AutoModelForQuestionAnswering.from_config(config)
+            model = AutoModelForQuestionAnswering.from_config(config).float()  # whatever dtype config names
             state = {k: v.float() for k, v in load_file(str(weights_file)).items()}
             state[WORD_EMBEDDINGS_KEY] = _word_embeddings().float()
             missing, unexpected = model.load_state_dict(state, strict=False)
@@ -132,7 +133,9 @@ def save_shipped(model: Any, tokenizer: Any, out_dir: str | os.PathLike[str], in
         }
         save_file(state, str(tmp / WEIGHTS))
         (tmp / WEIGHTS).chmod(0o644)
-        model.config.save_pretrained(tmp)
+        config = copy.deepcopy(model.config)
+        config.dtype = "float32"  # the weights are stored in fp16 but always loaded as fp32
+        config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         tmp.chmod(0o755)  # mkdtemp makes it private; the model is meant to be shared
         (tmp / MARKER).write_text(

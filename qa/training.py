@@ -1,31 +1,43 @@
-"""Train the extractive reader: MiniLM encoder + start/end head on SQuAD-format data, on CPU, resumably.
+"""Train the extractive reader: MiniLM encoder + start/end head on SQuAD-format data, resumably, on a
+CPU or a CUDA GPU (bf16 autocast).
 
-Data: SQuAD-format JSON (optionally gzipped). Unanswerable examples are added by pairing a question
-with another paragraph of its article that lacks the answer, so the model learns a null score (CLS).
+Data (qa.training_data): answerable questions, SQuAD 2.0's real unanswerables, synthesized near misses
+and paragraph swaps, minus a held-out tuning split of article titles. With `teacher` set, the model is a
+student with fewer layers, initialised from the teacher's layers named in `layers` and trained on the
+teacher's start/end distributions as well as the gold spans (distillation).
 Checkpoints (trainable weights + optimizer + step) are written every few hundred steps so a killed run
 resumes where it stopped; the shipped model is exported alongside each checkpoint.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
 import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from qa.training_data import WindowSpec, build_examples, featurize, read_articles, select_articles
+
+# The SQuAD 2.0 dev articles kept out of training (both their answerable `squad1.1-dev` and unanswerable
+# `squad2.0-dev` questions): the split on which the served score is fitted and the product tuned.
+# Separated by "|": titles may hold commas ("Jacksonville,_Florida").
+TUNING_TITLES = ("1973_oil_crisis|Black_Death|Economic_inequality|French_and_Indian_War|Immune_system|"
+                 "Packet_switching|Scottish_Parliament")
+
 
 @dataclass
 class TrainConfig:
-    data: str = "../shared/data/qa/train.json.gz"
+    data: str = "../shared/data/qa/train.json.gz,../shared/data/qa/squad2-train-unanswerable.json.gz"
     out: str = "qa/models/reader"
     init: str = ""  # start from this reader folder (continue training) instead of the bare encoder
     checkpoint_dir: str = ".cache/reader-train"
     max_questions: int = 30000  # answerable questions sampled from the data
-    negative_ratio: float = 0.33  # synthetic unanswerable examples per answerable one
-    sources: str = "squad1.1-train,squad1.1-dev,squad2.0-dev,squad2.0-train,qed-nq-train,qed-nq-dev,tydiqa-goldp-en-train,tydiqa-goldp-en-dev"
+    near_miss_ratio: float = 0.15  # synthesized near misses per answerable question
+    negative_ratio: float = 0.2  # paragraph-swap negatives per answerable question
+    sources: str = ("squad1.1-train,squad1.1-dev,squad2.0-dev,squad2.0-train,squad2.0-train-unanswerable,"
+                    "qed-nq-train,qed-nq-dev,tydiqa-goldp-en-train,tydiqa-goldp-en-dev")
+    holdout_titles: str = TUNING_TITLES  # article titles left out of training, separated by "|"
     max_length: int = 256
     doc_stride: int = 64
     max_question_tokens: int = 64
@@ -39,94 +51,15 @@ class TrainConfig:
     threads: int = 0  # 0 = torch default
     device: str = "auto"  # "auto": CUDA when available (bf16 autocast), else CPU
     max_minutes: float = 0.0  # >0: shorten the schedule so the run ends, LR decayed, within this time
+    teacher: str = ""  # distil from this reader folder: the model is a student made of its `layers`
+    layers: str = "0,2,4"  # with teacher: the teacher layers the student starts from
+    distill_weight: float = 0.7  # with teacher: weight of the teacher's distributions (1 - it: gold spans)
+    temperature: float = 2.0  # with teacher: softening of both distributions
 
 
-@dataclass
-class Example:
-    question: str
-    context: str
-    answer_start: int | None  # None: unanswerable
-    answer_text: str
-
-
-def load_examples(cfg: TrainConfig) -> list[Example]:
-    """Sample answerable questions, keep real unanswerables, and add paragraph-swap negatives."""
-    path = Path(cfg.data)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        articles = json.load(fh)["data"]
-    sources = {s for s in cfg.sources.split(",") if s}
-    rng = random.Random(cfg.seed)
-    positives: list[tuple[Example, list[str], int]] = []
-    negatives: list[Example] = []
-    for article in articles:
-        if sources and article.get("source") not in sources:
-            continue
-        contexts = [p["context"] for p in article["paragraphs"]]
-        for pi, para in enumerate(article["paragraphs"]):
-            for qa in para["qas"]:
-                if qa.get("is_impossible") or not qa["answers"]:
-                    negatives.append(Example(qa["question"], para["context"], None, ""))
-                    continue
-                ans = qa["answers"][0]
-                ex = Example(qa["question"], para["context"], ans["answer_start"], ans["text"])
-                positives.append((ex, contexts, pi))
-    rng.shuffle(positives)
-    positives = positives[: cfg.max_questions]
-    rng.shuffle(negatives)
-    negatives = negatives[: int(len(positives) * cfg.negative_ratio / 2)]
-    synthetic: list[Example] = []
-    want = int(len(positives) * cfg.negative_ratio) - len(negatives)
-    for ex, contexts, pi in positives:
-        if len(synthetic) >= want:
-            break
-        others = [c for i, c in enumerate(contexts) if i != pi and ex.answer_text.lower() not in c.lower()]
-        if others:
-            synthetic.append(Example(ex.question, rng.choice(others), None, ""))
-    examples = [p[0] for p in positives] + negatives + synthetic
-    rng.shuffle(examples)
-    return examples
-
-
-def featurize(examples: list[Example], tokenizer: Any, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """Tokenize into overlapping windows and label answer token positions (CLS=0 when absent)."""
-    windows: list[dict[str, Any]] = []
-    batch = 512
-    for b in range(0, len(examples), batch):
-        chunk = [
-            e
-            for e in examples[b : b + batch]
-            if len(tokenizer.tokenize(e.question)) <= cfg.max_question_tokens
-        ]
-        enc = tokenizer(
-            [e.question.strip() for e in chunk],
-            [e.context for e in chunk],
-            truncation="only_second",
-            max_length=cfg.max_length,
-            stride=cfg.doc_stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-        )
-        for w, ex_idx in enumerate(enc["overflow_to_sample_mapping"]):
-            ex = chunk[ex_idx]
-            seq_ids = enc.sequence_ids(w)
-            offsets = enc["offset_mapping"][w]
-            start_tok = end_tok = 0
-            if ex.answer_start is not None:
-                a0, a1 = ex.answer_start, ex.answer_start + len(ex.answer_text)
-                ctx = [i for i, s in enumerate(seq_ids) if s == 1]
-                if ctx and offsets[ctx[0]][0] <= a0 and offsets[ctx[-1]][1] >= a1:
-                    start_tok = next(i for i in ctx if offsets[i][1] > a0)
-                    end_tok = next(i for i in reversed(ctx) if offsets[i][0] < a1)
-            windows.append(
-                {
-                    "input_ids": enc["input_ids"][w],
-                    "token_type_ids": enc["token_type_ids"][w],
-                    "start": start_tok,
-                    "end": end_tok,
-                }
-            )
-    return windows
+def load_examples(cfg: TrainConfig) -> list[Any]:
+    articles = select_articles(read_articles(cfg.data), cfg.sources, cfg.holdout_titles)
+    return build_examples(articles, cfg.max_questions, cfg.near_miss_ratio, cfg.negative_ratio, cfg.seed)
 
 
 def batches(windows: list[dict[str, Any]], size: int, seed: int) -> list[list[int]]:
@@ -188,37 +121,89 @@ def _fit_budget(cfg: TrainConfig, plan: list[int], step: int, step_s: float, ela
         plan[1] = min(plan[1], max(1, fit // 10))
 
 
-def train(cfg: TrainConfig, log: Any = print) -> Path:
-    """Run (or resume) training and return the directory of the exported model."""
+def _device(cfg: TrainConfig) -> Any:
     import torch
-    from tqdm import tqdm
+
+    if cfg.device != "auto":
+        return torch.device(cfg.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def student_of(teacher: Any, layers: list[int]) -> Any:
+    """A copy of the teacher keeping only the given encoder layers (in that order), head and embeddings."""
+    import copy
+
+    student = copy.deepcopy(teacher)
+    student.bert.encoder.layer = type(teacher.bert.encoder.layer)(
+        [copy.deepcopy(teacher.bert.encoder.layer[i]) for i in layers])
+    student.config.num_hidden_layers = len(layers)
+    return student
+
+
+def _models(cfg: TrainConfig) -> tuple[Any, Any, Any]:
+    """(tokenizer, model to train, teacher or None), all fp32."""
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.reader_model import base_encoder_path, save_shipped
+    from qa.reader_model import base_encoder_path
     from qa.reader_model import load as load_reader
 
-    t_start = time.time()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available()
-                          else "cpu" if cfg.device == "auto" else cfg.device)
+    if cfg.teacher:
+        tokenizer, teacher = load_reader(cfg.teacher)
+        layers = [int(i) for i in cfg.layers.split(",")]
+        model = load_reader(cfg.init)[1] if cfg.init else student_of(teacher, layers)
+        return tokenizer, model.float(), teacher.float()
     if cfg.init:
         tokenizer, model = load_reader(cfg.init)
     else:
         tokenizer = AutoTokenizer.from_pretrained(base_encoder_path())
         model = AutoModelForQuestionAnswering.from_pretrained(base_encoder_path())
+    return tokenizer, model.float(), None
+
+
+def distillation_loss(student: Any, teacher_out: Any, batch: dict[str, Any], cfg: TrainConfig) -> Any:
+    """(1 - w) x the gold-span loss + w x T^2 x KL(teacher || student) of the start and end distributions
+    at temperature T, padding left out."""
+    import torch.nn.functional as F
+
+    pad = batch["attention_mask"] == 0
+    t = cfg.temperature
+    kl = 0.0
+    for s_logits, t_logits in ((student.start_logits, teacher_out.start_logits),
+                               (student.end_logits, teacher_out.end_logits)):
+        s_log = F.log_softmax(s_logits.float().masked_fill(pad, -1e4) / t, dim=-1)
+        t_log = F.log_softmax(t_logits.float().masked_fill(pad, -1e4) / t, dim=-1)
+        kl = kl + F.kl_div(s_log, t_log, log_target=True, reduction="batchmean") / 2
+    return (1 - cfg.distill_weight) * student.loss + cfg.distill_weight * t * t * kl
+
+
+def train(cfg: TrainConfig, log: Any = print) -> Path:
+    """Run (or resume) training and return the directory of the exported model."""
+    import torch
+    from tqdm import tqdm
+
+    from qa.reader_model import save_shipped
+
+    t_start = time.time()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    device = _device(cfg)
+    tokenizer, model, teacher = _models(cfg)
     # Frozen word embeddings: faster steps, and the shipped model can borrow them from the package.
     model.bert.embeddings.word_embeddings.weight.requires_grad_(False)
-    model.to(device)
 
     t0 = time.time()
     examples = load_examples(cfg)
-    windows = featurize(examples, tokenizer, cfg)
+    # Cut windows (in forked workers) before CUDA starts in this process.
+    windows = featurize(examples, tokenizer, WindowSpec(cfg.max_length, cfg.doc_stride, cfg.max_question_tokens))
+    model.to(device)
+    if teacher is not None:
+        teacher.to(device).eval()
     total, warmup = _schedule(cfg, len(windows))
     plan_total = [total, warmup]  # the time budget may shorten it after the first steps
-    n_neg = sum(e.answer_start is None for e in examples)
-    log(f"{len(examples)} examples ({n_neg} unanswerable) -> {len(windows)} windows, "
+    kinds = {k: sum(e.kind == k for e in examples) for k in ("answerable", "real", "near_miss", "swap")}
+    n_neg = len(examples) - kinds["answerable"]
+    log(f"{len(examples)} examples ({', '.join(f'{v} {k}' for k, v in kinds.items())}) -> {len(windows)} windows, "
         f"{total} steps of {cfg.batch_size}; prepared in {time.time() - t0:.0f}s")
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -258,7 +243,7 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
         )
         tmp.replace(ckpt)
         info = {"config": asdict(cfg), "steps": step, "total_steps": plan_total[0], "windows": len(windows),
-                "examples": len(examples), "unanswerable": n_neg}
+                "examples": len(examples), "unanswerable": n_neg, "kinds": kinds}
         save_shipped(model, tokenizer, cfg.out, info)
 
     model.train()
@@ -266,22 +251,27 @@ def train(cfg: TrainConfig, log: Any = print) -> Path:
     for _ in range(step):  # replay the seeded order up to where we stopped
         next(plan)
     bar = tqdm(total=plan_total[0], initial=step, desc="train", unit="step", mininterval=10)
-    running = 0.0
     # Time steps 300-800 of this run (after warm-up, which is slow on a GPU) to fit the time budget.
     probe = [step + 300, step + 800, 0.0]
     while step < plan_total[0]:
         batch = {k: v.to(device, non_blocking=True) for k, v in collate(windows, next(plan)).items()}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = model(**batch).loss
+            out = model(**batch)
+            if teacher is None:
+                loss = out.loss
+            else:
+                with torch.no_grad():
+                    taught = teacher(**{k: v for k, v in batch.items() if not k.endswith("_positions")})
+                loss = distillation_loss(out, taught, batch, cfg)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         step += 1
-        running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()
         bar.update(1)
-        bar.set_postfix(loss=f"{running:.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", refresh=False)
+        if step % 50 == 1:  # reading the loss waits for the GPU: not every step
+            bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{sched.get_last_lr()[0]:.2e}", refresh=False)
         if cfg.max_minutes and step == probe[0]:
             probe[2] = time.time()
         if cfg.max_minutes and step == probe[1]:

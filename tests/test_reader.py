@@ -69,3 +69,20 @@ def test_spans_never_cross_paragraphs(reader):
     spans = reader.read("When did Duque meet Biden?", [text], top_n=50)
     assert spans and spans[0].text == "Thursday"
     assert all("\n\n" not in s.text for s in spans)
+
+
+def test_the_shipped_format_loads_in_fp32_whatever_dtype_its_config_names(tmp_path: Path):
+    """A model trained from fp16 base weights records dtype float16; loaded so, it would run in fp16 on
+    the CPU (slow, and not the figures measured)."""
+    import json
+
+    import torch
+
+    from qa.reader_model import load
+
+    copy = tmp_path / "reader"
+    shutil.copytree(DEFAULT_READER, copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "dtype": "float16"}))
+    _, model = load(copy)
+    assert model.dtype == torch.float32
