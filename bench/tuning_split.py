@@ -1,7 +1,7 @@
 """The tuning split through ask(): answer quality, real adversarial unanswerables, and the served score's
 calibration, with the score's fit refitted on best-of-k answers where it is used.
 
-    python bench/tuning_split.py [--readers qa/models/reader,OTHER] [--limit 500] [--store]
+    python bench/tuning_split.py [--readers qa/models/reader,OTHER] [--limit 500] [--store] [--rows OUT.json]
 
 The split: the SQuAD 2.0 dev articles in qa.training.TUNING_TITLES, which the reader trained by
 `qa train-reader` (default `holdout_titles`) never sees — their answerable questions (source

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from qa.training_data import WindowSpec, build_examples, featurize, read_articles, select_articles
+from qa.training_data import Example, WindowSpec, build_examples, featurize, read_articles, select_articles
 
 # The SQuAD 2.0 dev articles kept out of training (both their answerable `squad1.1-dev` and unanswerable
 # `squad2.0-dev` questions): the split on which the served score is fitted and the product tuned.
@@ -32,9 +32,9 @@ class TrainConfig:
     out: str = "qa/models/reader"
     init: str = ""  # start from this reader folder (continue training) instead of the bare encoder
     checkpoint_dir: str = ".cache/reader-train"
-    max_questions: int = 30000  # answerable questions sampled from the data
-    near_miss_ratio: float = 0.15  # synthesized near misses per answerable question
-    negative_ratio: float = 0.2  # paragraph-swap negatives per answerable question
+    max_questions: int = 200000  # answerable questions sampled from the data (default: all ~108k)
+    near_miss_ratio: float = 0.1  # synthesized near misses per answerable question
+    swap_ratio: float = 0.5  # paragraph-swap negatives per answerable question
     sources: str = ("squad1.1-train,squad1.1-dev,squad2.0-dev,squad2.0-train,squad2.0-train-unanswerable,"
                     "qed-nq-train,qed-nq-dev,tydiqa-goldp-en-train,tydiqa-goldp-en-dev")
     holdout_titles: str = TUNING_TITLES  # article titles left out of training, separated by "|"
@@ -53,13 +53,14 @@ class TrainConfig:
     max_minutes: float = 0.0  # >0: shorten the schedule so the run ends, LR decayed, within this time
     teacher: str = ""  # distil from this reader folder: the model is a student made of its `layers`
     layers: str = "0,2,4"  # with teacher: the teacher layers the student starts from
-    distill_weight: float = 0.7  # with teacher: weight of the teacher's distributions (1 - it: gold spans)
+    distill_weight: float = 0.7  # with teacher: weight w of T^2 x KL(teacher || student); 1 - w: gold spans
     temperature: float = 2.0  # with teacher: softening of both distributions
 
 
-def load_examples(cfg: TrainConfig) -> list[Any]:
+def load_examples(cfg: TrainConfig) -> list[Example]:
+    """The training examples the config names: its sources, minus the held-out titles."""
     articles = select_articles(read_articles(cfg.data), cfg.sources, cfg.holdout_titles)
-    return build_examples(articles, cfg.max_questions, cfg.near_miss_ratio, cfg.negative_ratio, cfg.seed)
+    return build_examples(articles, cfg.max_questions, cfg.near_miss_ratio, cfg.swap_ratio, cfg.seed)
 
 
 def batches(windows: list[dict[str, Any]], size: int, seed: int) -> list[list[int]]:
@@ -142,6 +143,8 @@ def student_of(teacher: Any, layers: list[int]) -> Any:
 
 def _models(cfg: TrainConfig) -> tuple[Any, Any, Any]:
     """(tokenizer, model to train, teacher or None), all fp32."""
+    if cfg.teacher and Path(cfg.teacher).resolve() == Path(cfg.out).resolve():
+        raise ValueError(f"the student would overwrite its teacher {cfg.teacher}: give another --out")
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     from qa.reader_model import base_encoder_path
@@ -151,13 +154,13 @@ def _models(cfg: TrainConfig) -> tuple[Any, Any, Any]:
         tokenizer, teacher = load_reader(cfg.teacher)
         layers = [int(i) for i in cfg.layers.split(",")]
         model = load_reader(cfg.init)[1] if cfg.init else student_of(teacher, layers)
-        return tokenizer, model.float(), teacher.float()
+        return tokenizer, model, teacher
     if cfg.init:
         tokenizer, model = load_reader(cfg.init)
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(base_encoder_path())
-        model = AutoModelForQuestionAnswering.from_pretrained(base_encoder_path())
-    return tokenizer, model.float(), None
+        return tokenizer, model, None
+    tokenizer = AutoTokenizer.from_pretrained(base_encoder_path())
+    model = AutoModelForQuestionAnswering.from_pretrained(base_encoder_path())
+    return tokenizer, model.float(), None  # the base may be stored in fp16
 
 
 def distillation_loss(student: Any, teacher_out: Any, batch: dict[str, Any], cfg: TrainConfig) -> Any:

@@ -55,9 +55,14 @@ def select_articles(articles: list[dict[str, Any]], sources: str, holdout_titles
     """Articles of the wanted sources (comma-separated; all when empty), minus the held-out titles
     (separated by "|", since titles may hold commas; of any source)."""
     wanted = {s for s in sources.split(",") if s}
-    held = {t for t in holdout_titles.split("|") if t}
+    held = {_title_key(t) for t in holdout_titles.split("|") if t}
     return [a for a in articles
-            if (not wanted or a.get("source") in wanted) and a.get("title") not in held]
+            if (not wanted or a.get("source") in wanted) and _title_key(a.get("title", "")) not in held]
+
+
+def _title_key(title: str) -> str:
+    """Titles as sources write them differently: "Black_Death" (SQuAD) and "Black Death" (QED) are one."""
+    return " ".join(title.replace("_", " ").split()).casefold()
 
 
 # A name: capitalised words in a row (not the question's first word); a number: digits.
@@ -195,8 +200,8 @@ def _windows_of(examples: list[Example], spec: WindowSpec) -> list[dict[str, Any
     return windows
 
 
-def _windows_task(args: tuple[list[Example], WindowSpec]) -> list[dict[str, Any]]:
-    return _windows_of(*args)
+def _quiet_worker() -> None:
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # the processes are the parallelism
 
 
 def featurize(examples: list[Example], tokenizer: Any, spec: WindowSpec, workers: int = 0) -> list[dict[str, Any]]:
@@ -206,8 +211,11 @@ def featurize(examples: list[Example], tokenizer: Any, spec: WindowSpec, workers
     global _TOKENIZER
     _TOKENIZER = tokenizer
     chunks = [(examples[b : b + 1024], spec) for b in range(0, len(examples), 1024)]
-    workers = workers or min(len(chunks), os.cpu_count() or 1)
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [w for task in chunks for w in _windows_task(task)]
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        return [w for part in pool.map(_windows_task, chunks) for w in part]
+    workers = workers or min(len(chunks), len(os.sched_getaffinity(0)))
+    try:
+        if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+            return [w for chunk in chunks for w in _windows_of(*chunk)]
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_quiet_worker) as pool:
+            return [w for part in pool.starmap(_windows_of, chunks) for w in part]
+    finally:
+        _TOKENIZER = None

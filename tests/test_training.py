@@ -53,6 +53,8 @@ def test_the_tuning_titles_stay_out_of_training_whatever_their_source():
     assert not any("equality" in e.question for e in examples)
     comma = [{**ARTICLES[0], "title": "Jacksonville,_Florida"}, ARTICLES[1]]
     assert [a["title"] for a in select_articles(comma, "", "Jacksonville,_Florida|Normans")] == ["Warsaw"]
+    qed = [{**ARTICLES[0], "title": "Economic inequality", "source": "qed-nq-train"}]
+    assert select_articles(qed, "", TUNING_TITLES) == [], "another source's spelling of a held-out title"
     assert sum(e.kind == "real" for e in examples) == 1, "every real unanswerable is kept"
 
 
@@ -63,7 +65,7 @@ def test_a_near_miss_names_what_its_article_never_mentions_and_keeps_its_paragra
                  if q["answers"]]
     texts = [" ".join(p["context"] for p in a["paragraphs"]).lower() for a in ARTICLES[:2]]
     made = near_misses(questions, texts, ratio=1.0, rng=random.Random(3))
-    assert made, "the two articles give each other names and years to swap"
+    assert made, "the two articles give each other names to swap"
     originals = {q.example.context: q for q in questions}
     for ex in made:
         q = originals[ex.context]
@@ -114,9 +116,29 @@ def test_a_student_starts_from_the_named_teacher_layers_and_matches_a_teacher_it
              "start_positions": torch.tensor([3]), "end_positions": torch.tensor([3])}
     with torch.no_grad():
         same = teacher(**batch)
-        cfg = TrainConfig(distill_weight=1.0, temperature=2.0)
-        assert distillation_loss(same, same, batch, cfg).item() == pytest.approx(0.0, abs=1e-5)
-        assert distillation_loss(student(**batch), same, batch, cfg).item() > 1e-3
+        small = student(**batch)
+    taught_only = TrainConfig(distill_weight=1.0, temperature=2.0)
+    assert distillation_loss(same, same, batch, taught_only).item() == pytest.approx(0.0, abs=1e-5)
+    # By hand: T^2 x the mean of KL(teacher || student) over start and end, at temperature T, padding out.
+    kl = 0.0
+    for s_logits, t_logits in ((small.start_logits, same.start_logits), (small.end_logits, same.end_logits)):
+        p = torch.softmax(t_logits[0, :5] / 2.0, -1)
+        kl += float((p * (p.log() - torch.log_softmax(s_logits[0, :5] / 2.0, -1))).sum()) / 2
+    mixed = TrainConfig(distill_weight=0.7, temperature=2.0)
+    assert distillation_loss(small, same, batch, mixed).item() == pytest.approx(0.3 * small.loss.item() + 0.7 * 4 * kl,
+                                                                                 rel=1e-4)
+    # Whatever the models say at a padded position does not count.
+    for out in (small, same):
+        out.start_logits[0, 5] += 50.0
+        out.end_logits[0, 5] -= 50.0
+    assert distillation_loss(small, same, batch, taught_only).item() == pytest.approx(4 * kl, rel=1e-4)
+
+
+def test_a_student_may_not_overwrite_its_teacher(tmp_path: Path):
+    from qa.training import train
+
+    with pytest.raises(ValueError, match="overwrite its teacher"):
+        train(TrainConfig(teacher=str(tmp_path / "reader"), out=str(tmp_path / "reader" / ".." / "reader")))
 
 
 def test_the_tuning_split_is_real_data_and_absent_from_what_training_reads():
@@ -129,5 +151,5 @@ def test_the_tuning_split_is_real_data_and_absent_from_what_training_reads():
     titles = set(TUNING_TITLES.split("|"))
     held = [a for a in articles if a["title"] in titles]
     assert {a["source"] for a in held} == {"squad1.1-dev", "squad2.0-dev"} and {a["title"] for a in held} == titles
-    assert not [a for a in select_articles(articles, TrainConfig().sources, TUNING_TITLES) if a["title"] in titles]
-    assert Path(TrainConfig().data.split(",")[1]).name == "squad2-train-unanswerable.json.gz"
+    kept = select_articles(articles, TrainConfig().sources, TUNING_TITLES)
+    assert not [a for a in kept if a["title"].replace(" ", "_") in titles]
