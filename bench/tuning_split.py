@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import math
 import random
 import shutil
 import sys
@@ -31,6 +30,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from calibration import _logit, logistic  # noqa: E402  (same folder)
+from calibration import report as print_calibration  # noqa: E402
 
 DATA = ROOT.parent / "shared/data/qa/train.json.gz"
 
@@ -50,26 +53,6 @@ def tuning_split(path: Path = DATA) -> list[dict[str, Any]]:
             paras.setdefault(p["context"], []).extend(p["qas"])
     return [{"title": t, "paragraphs": [{"context": c, "qas": q} for c, q in merged[t].items()]}
             for t in titles if t in merged]
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))
-
-
-def ece(rows: list[tuple[float, float]], bins: int = 10) -> tuple[float, list[str]]:
-    """Expected calibration error of (score, right) pairs and a reliability table."""
-    table, err = [], 0.0
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        cell = [(s, y) for s, y in rows if lo <= s < hi or (b == bins - 1 and s == 1.0)]
-        if not cell:
-            continue
-        conf = sum(s for s, _ in cell) / len(cell)
-        acc = sum(y for _, y in cell) / len(cell)
-        err += len(cell) / len(rows) * abs(conf - acc)
-        table.append(f"{lo:.1f}-{hi:.1f}: {len(cell):4d} answers, mean score {conf:.2f}, right {acc:.2f}")
-    return err, table
 
 
 def ask_all(reader: str, corpus: Path, index: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -103,24 +86,20 @@ def report(name: str, answers: list[dict[str, Any]], store: bool) -> None:
           f"{100 * sum(a['text'] is not None for a in has) / len(has):.1f} %; unanswerables 'no answer' "
           f"{100 * sum(a['text'] is None for a in no) / len(no):.1f} %")
     served = [a for a in answers if a["text"] is not None]
-    right = [float(a["f1"] >= 0.5) for a in served]
-    err, table = ece([(a["score"], y) for a, y in zip(served, right)])
-    print(f"served score: ECE {err:.3f} over {len(served)} answers")
-    for line in table:
-        print("  " + line)
+    right = [a["f1"] >= 0.5 for a in served]
+    print_calibration("served score", [a["score"] for a in served], right)
     titles = sorted({a["title"] for a in served})
     halves = [set(titles[0::2]), set(titles[1::2])]
-    cross = []
+    cross_scores, cross_right = [], []
     for k in (0, 1):
         train = [(a["rank"], y) for a, y in zip(served, right) if a["title"] not in halves[k]]
-        w, b = fit_logistic(np.asarray([[r] for r, _ in train]), np.asarray([y for _, y in train]))
-        cross += [(1 / (1 + math.exp(-(w[0] * a["rank"] + b))), y)
-                  for a, y in zip(served, right) if a["title"] in halves[k]]
-    err, table = ece(cross)
-    print(f"refit on the span rank, cross-fitted by title halves: ECE {err:.3f}")
-    for line in table:
-        print("  " + line)
-    w, b = fit_logistic(np.asarray([[a["rank"]] for a in served]), np.asarray(right))
+        w, b = fit_logistic(np.asarray([[r] for r, _ in train]), np.asarray([float(y) for _, y in train]))
+        for a, y in zip(served, right):
+            if a["title"] in halves[k]:
+                cross_scores.append(logistic(w, b, [a["rank"]]))
+                cross_right.append(y)
+    print_calibration("refit on the span rank, cross-fitted by title halves", cross_scores, cross_right)
+    w, b = fit_logistic(np.asarray([[a["rank"]] for a in served]), np.asarray(right, dtype=float))
     fit = {"scale": round(float(w[0]), 4), "bias": round(float(b), 4),
            "fitted_on": f"best-of-5 answers through retrieval on the tuning split ({len(served)} answers of "
                         f"{len(answers)} questions; bench/tuning_split.py)"}

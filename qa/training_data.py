@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.evidence import NOT_NAMES
+
 
 @dataclass
 class Example:
@@ -68,8 +70,6 @@ def _title_key(title: str) -> str:
 # A name: capitalised words in a row (not the question's first word); a number: digits.
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][a-z]+)*\b")
 _NUMBER = re.compile(r"\b\d{1,4}\b")
-_NOT_NAMES = frozenset("What Which Who Whom Whose When Where Why How The In On Of For To And By With From As "
-                       "At It Its This That These Those There Is Are Was Were Do Does Did Can Could".split())
 
 
 def _kind(term: str) -> str:
@@ -81,7 +81,7 @@ def _kind(term: str) -> str:
 
 def _swappable(question: str, context: str) -> list[re.Match[str]]:
     """Names and numbers of the question that its paragraph mentions: what the question asks about."""
-    spans = [m for m in _NAME.finditer(question) if m.start() > 0 and m.group() not in _NOT_NAMES]
+    spans = [m for m in _NAME.finditer(question) if m.start() > 0 and m.group().lower() not in NOT_NAMES]
     spans += list(_NUMBER.finditer(question))
     return [m for m in spans if m.group().lower() in context.lower()]
 
