@@ -78,13 +78,28 @@ class RayReadAhead:
         return out
 
     def _one_by_one(self, group: list[tuple[str, bytes]]) -> dict[str, ReadFile]:
-        """A group whose worker kept dying: each file alone, so that only the one to blame is skipped."""
-        out = {}
-        for (name, data), done in zip(group, self.replicas.map(
-                "read_and_split", [(self._chunker, [(name, data)]) for name, data in group], errors=True)):
-            out.update({name: ReadFile(error=f"its worker died while reading it ({type(done).__name__})")}
-                       if isinstance(done, Exception) else done)
+        """A group whose worker kept dying: each file alone, so that only the one to blame is skipped.
+        The single calls run side by side, so a file queued on a replica that another file kills fails
+        with it; when several fail, each is read once more with nothing else running."""
+        out: dict[str, ReadFile] = {}
+        died = self._read_each(group, out)
+        if len(died) > 1:
+            data = dict(group)
+            died = [again for name, _ in died for again in self._read_each([(name, data[name])], out)]
+        for name, error in died:
+            out[name] = ReadFile(error=f"its worker died while reading it ({type(error).__name__})")
         return out
+
+    def _read_each(self, files: list[tuple[str, bytes]], out: dict[str, ReadFile]) -> list[tuple[str, Exception]]:
+        """Read and split each file in a call of its own, into `out`; (name, error) of the calls that died."""
+        died = []
+        for (name, _), done in zip(files, self.replicas.map(
+                "read_and_split", [(self._chunker, [(name, data)]) for name, data in files], errors=True)):
+            if isinstance(done, Exception):
+                died.append((name, done))
+            else:
+                out.update(done)
+        return died
 
     def _groups(self, corpus_dir: Path, names: list[str], failed: dict[str, ReadFile]) -> list[list[tuple[str, bytes]]]:
         """The files' bytes in groups of TASK_FILES files or TASK_BYTES bytes; the unreadable go to `failed`."""
