@@ -147,7 +147,7 @@ def _models(cfg: TrainConfig) -> tuple[Any, Any, Any]:
         raise ValueError(f"the student would overwrite its teacher {cfg.teacher}: give another --out")
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.reader_model import base_encoder_path
+    from qa.reader_model import ReaderModelError, base_encoder_path
     from qa.reader_model import load as load_reader
 
     if cfg.teacher:
@@ -158,8 +158,13 @@ def _models(cfg: TrainConfig) -> tuple[Any, Any, Any]:
     if cfg.init:
         tokenizer, model = load_reader(cfg.init)
         return tokenizer, model, None
-    tokenizer = AutoTokenizer.from_pretrained(base_encoder_path())
-    model = AutoModelForQuestionAnswering.from_pretrained(base_encoder_path())
+    base = base_encoder_path()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model, info = AutoModelForQuestionAnswering.from_pretrained(base, output_loading_info=True)
+    missing = [k for k in info["missing_keys"] if not k.startswith("qa_outputs.")]
+    if missing:  # transformers would start them from random values and only warn
+        raise ReaderModelError(f"the base encoder in {base} lacks {len(missing)} of its weights "
+                               f"(e.g. {sorted(missing)[0]}): training would start from random layers")
     return tokenizer, model.float(), None  # the base may be stored in fp16
 
 

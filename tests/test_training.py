@@ -153,3 +153,27 @@ def test_the_tuning_split_is_real_data_and_absent_from_what_training_reads():
     assert {a["source"] for a in held} == {"squad1.1-dev", "squad2.0-dev"} and {a["title"] for a in held} == titles
     kept = select_articles(articles, TrainConfig().sources, TUNING_TITLES)
     assert not [a for a in kept if a["title"].replace(" ", "_") in titles]
+
+
+def test_training_refuses_a_base_encoder_that_lacks_its_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """transformers starts missing weights from random values with a warning; a run from such a base
+    trains a reader from scratch for hours (it happened: XQuAD F1 31 instead of 80)."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from qa.reader_model import ReaderModelError, base_encoder_path
+    from qa.training import _models
+
+    base = base_encoder_path()
+    weights = load_file(str(base / "model.safetensors"))
+    _, model, teacher = _models(TrainConfig())
+    query = next(v for k, v in weights.items() if k.endswith("encoder.layer.0.attention.self.query.weight"))
+    assert teacher is None and torch.equal(model.bert.encoder.layer[0].attention.self.query.weight, query.float())
+    stripped = tmp_path / "base"
+    shutil.copytree(base, stripped)
+    save_file({k: v for k, v in weights.items() if "word_embeddings" in k}, str(stripped / "model.safetensors"))
+    monkeypatch.setenv("QA_BASE_ENCODER", str(stripped))
+    with pytest.raises(ReaderModelError, match="lacks .* of its weights"):
+        _models(TrainConfig())
