@@ -4,8 +4,9 @@ A near-miss question looks answerable but asks about something the text does not
 question with another year or another person's name ("When did Duque meet Putin?"). The reader scores
 such spans about as high as right ones, so this check looks at the question instead: its names
 (capitalised words that do not start a sentence) and numbers must each appear in the answer's article
-or its title, loosely (case, accents, a short ending, one misspelt letter and digit separators are
-forgiven), or the answer is withdrawn. A question in Title Case has no telling capitals: it is not checked.
+or its title, loosely (case, accents, a short ending, one misspelt letter, a name written in one word
+or two, and digit separators are forgiven), or the answer is withdrawn. A question in Title Case has no
+telling capitals: it is not checked.
 """
 
 from __future__ import annotations
@@ -69,10 +70,12 @@ def _one_edit_apart(a: str, b: str) -> bool:
             or a[i:i + 2][::-1] == b[i:i + 2] and a[i + 2:] == b[i + 2:])
 
 
-def _mentions(term: str, text: str, digits: str, words: set[str]) -> bool:
+def _mentions(term: str, text: str, digits: str, squeezed: str, words: set[str]) -> bool:
     if term.isdigit():
         return term in digits
     if all(_stem(part) in text for part in term.split("-") if part):
+        return True
+    if len(term) >= 6 and term in squeezed:  # written in two words (Superbowl ~ Super Bowl)
         return True
     return len(term) >= 5 and any(_one_edit_apart(term, w) for w in words if w[:1] == term[:1])  # misspelt
 
@@ -84,5 +87,6 @@ def missing_terms(question: str, evidence: str) -> list[str]:
         return []
     text = _plain(evidence)
     digits = re.sub(r"(?<=\d)[,.\s\u202f](?=\d)", "", text)
+    squeezed = re.sub(r"[\s\-]+", "", text)
     words = set(re.findall(r"[^\W\d_]+", text))
-    return [t for t in terms if not _mentions(t, text, digits, words)]
+    return [t for t in terms if not _mentions(t, text, digits, squeezed, words)]

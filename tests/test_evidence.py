@@ -28,6 +28,9 @@ def test_names_are_matched_loosely_and_unknown_ones_are_missing():
     assert missing_terms("When did Ivan Duque meet Biden?", text) == [], "accents"
     assert missing_terms("Where did Iván O'Brien go?", "Ivan O\u2019Brien went home.") == [], "apostrophes"
     assert missing_terms("How many books, 12000?", "It holds 12 000 books.") == []
+    assert missing_terms("Who sang at Superbowl 50? What is UserDatagram?",
+                         "Super Bowl 50 ... the User Datagram Protocol") == [], "one word or two"
+    assert missing_terms("Who won in Kent?", "Ken took the train.") == ["kent"], "short names are not glued"
 
 
 def test_a_question_about_someone_the_articles_never_mention_gets_no_answer(corpus_dir: Path, make_pipeline):
