@@ -62,7 +62,9 @@ class Settings:
     reader_max_length: int = 384
     reader_stride: int = 128
     max_answer_tokens: int = 30
-    null_threshold: float = 0.0  # a span must beat its window's null (CLS) logit sum by this much
+    # A span must beat its window's null (CLS) logit sum by this much; None: the threshold stored with the
+    # reader model (qa_reader.json, chosen by bench/null_sweep.py), 0.0 for a model without one.
+    null_threshold: float | None = None
     max_question_chars: int = 1000
     max_article_bytes: int = 10_000_000
     # Serving to others: limits per client address (asks) or per editor (uploads).
@@ -104,7 +106,7 @@ def _coerce(type_name: Any, value: Any) -> Any:
             return Path(value)
         if kind == "int":
             return int(value)
-        if kind == "float":
+        if kind in ("float", "float | None"):
             return float(value)
     except ValueError as exc:
         raise ValueError(f"bad setting value {value!r}: {exc}") from None

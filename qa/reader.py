@@ -52,14 +52,14 @@ class Reader:
     """`Reader().read(question, passages)` -> candidate spans, best first; [] means "no answer"."""
 
     def __init__(self, model: str = DEFAULT_READER, max_length: int = 384, stride: int = 128,
-                 max_answer_tokens: int = 30, null_threshold: float = 0.0, top_n: int = 20,
+                 max_answer_tokens: int = 30, null_threshold: float | None = None, top_n: int = 20,
                  batch_size: int = 16, precision: str = "auto") -> None:
         self.model_name = str(model)
         self.precision = resolve_precision(precision)
         self.max_length = max_length
         self.stride = stride
         self.max_answer_tokens = max_answer_tokens
-        self.null_threshold = null_threshold
+        self.null_threshold = null_threshold  # None: the one stored with the model (see load)
         self.top_n = top_n
         self.batch_size = batch_size
         self._loaded: tuple[Any, Any] | None = None
@@ -77,10 +77,12 @@ class Reader:
         if self._loaded is None:
             with self._lock:
                 if self._loaded is None:
-                    from qa.reader_model import calibration, load
+                    from qa.reader_model import calibration, load, null_threshold
 
                     if self.calibration is None:
                         self.calibration = calibration(self.model_name)
+                    if self.null_threshold is None:
+                        self.null_threshold = null_threshold(self.model_name)
                     tokenizer, model = load(self.model_name)
                     if self.precision == "bf16":
                         import torch

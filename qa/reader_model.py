@@ -105,6 +105,17 @@ def calibration(name_or_path: str | os.PathLike[str]) -> dict[str, float]:
     return {k: float(stored[k]) for k in ("scale", "bias")} if stored else dict(DEFAULT_CALIBRATION)
 
 
+def null_threshold(name_or_path: str | os.PathLike[str]) -> float:
+    """The null threshold chosen for a reader model (qa_reader.json), or 0.0: a span must beat its
+    window's null logits."""
+    marker = Path(name_or_path) / MARKER
+    try:
+        stored = json.loads(marker.read_text(encoding="utf-8")).get("null_threshold") if marker.is_file() else None
+    except (OSError, ValueError):
+        stored = None
+    return float(stored["value"]) if stored else 0.0
+
+
 def load_tokenizer(name_or_path: str | os.PathLike[str]) -> Any:
     """The reader's fast tokenizer alone (for chunking), without loading the model weights."""
     from transformers import AutoTokenizer

@@ -48,6 +48,23 @@ def test_custom_model_directory_loads(tmp_path: Path):
     assert spans[0].text == "material and supply loans"
 
 
+def test_the_null_threshold_stored_with_a_model_holds_unless_one_is_given(tmp_path: Path, monkeypatch):
+    import json
+
+    from qa.config import Settings
+
+    copy = tmp_path / "strict-reader"
+    shutil.copytree(DEFAULT_READER, copy)
+    info = json.loads((copy / "qa_reader.json").read_text())
+    info["null_threshold"] = {"value": 50.0, "chosen_on": "a test: no span beats its null by 50"}
+    (copy / "qa_reader.json").write_text(json.dumps(info))
+    assert Reader(str(copy)).read(SEED_QUESTION, [CNN_TEXT]) == []
+    assert Reader(str(copy), null_threshold=0.0).read(SEED_QUESTION, [CNN_TEXT])[0].text == "material and supply loans"
+    assert Settings.load().null_threshold is None, "by default the model's own"
+    monkeypatch.setenv("QA_NULL_THRESHOLD", "-1.5")
+    assert Settings.load().null_threshold == -1.5
+
+
 def test_missing_model_directory_is_a_clear_error(tmp_path: Path):
     missing = tmp_path / "nowhere"
     with pytest.raises(ReaderModelError, match=str(missing)):
