@@ -97,23 +97,31 @@ DEFAULT_CALIBRATION = {"scale": 0.1412, "bias": 0.8944}
 
 def calibration(name_or_path: str | os.PathLike[str]) -> dict[str, float]:
     """The rank-to-probability calibration stored with a reader model, or the default one."""
-    marker = Path(name_or_path) / MARKER
-    try:
-        stored = json.loads(marker.read_text(encoding="utf-8")).get("calibration") if marker.is_file() else None
-    except (OSError, ValueError):
-        stored = None
-    return {k: float(stored[k]) for k in ("scale", "bias")} if stored else dict(DEFAULT_CALIBRATION)
+    stored = _stored(name_or_path, "calibration", ("scale", "bias"))
+    return stored or dict(DEFAULT_CALIBRATION)
 
 
 def null_threshold(name_or_path: str | os.PathLike[str]) -> float:
     """The null threshold chosen for a reader model (qa_reader.json), or 0.0: a span must beat its
     window's null logits."""
+    stored = _stored(name_or_path, "null_threshold", ("value",))
+    return stored["value"] if stored else 0.0
+
+
+def _stored(name_or_path: str | os.PathLike[str], key: str, numbers: tuple[str, ...]) -> dict[str, float] | None:
+    """The numbers of one entry of a model's qa_reader.json; None when the model has no such file or
+    entry (a Hugging Face model); a malformed entry is an error naming the file."""
     marker = Path(name_or_path) / MARKER
     try:
-        stored = json.loads(marker.read_text(encoding="utf-8")).get("null_threshold") if marker.is_file() else None
+        entry = json.loads(marker.read_text(encoding="utf-8")).get(key) if marker.is_file() else None
     except (OSError, ValueError):
-        stored = None
-    return float(stored["value"]) if stored else 0.0
+        return None  # not ours: load() reports an unreadable model folder
+    if entry is None:
+        return None
+    try:
+        return {n: float(entry[n]) for n in numbers}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReaderModelError(f"{marker}: {key!r} must hold the numbers {', '.join(numbers)} ({exc!r})") from None
 
 
 def load_tokenizer(name_or_path: str | os.PathLike[str]) -> Any:

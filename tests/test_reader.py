@@ -63,6 +63,10 @@ def test_the_null_threshold_stored_with_a_model_holds_unless_one_is_given(tmp_pa
     assert Settings.load().null_threshold is None, "by default the model's own"
     monkeypatch.setenv("QA_NULL_THRESHOLD", "-1.5")
     assert Settings.load().null_threshold == -1.5
+    info["null_threshold"] = {"value": "high"}
+    (copy / "qa_reader.json").write_text(json.dumps(info))
+    with pytest.raises(ReaderModelError, match="qa_reader.json.*null_threshold"):
+        Reader(str(copy)).load()
 
 
 def test_a_saved_reader_keeps_no_padding_or_truncation_mode_of_its_tokenizer(tmp_path: Path):
