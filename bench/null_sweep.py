@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from near_miss import XQUAD, near_misses  # noqa: E402  (same folder)
-from tuning_split import tuning_split  # noqa: E402
+from tuning_split import sample_questions, tuning_split  # noqa: E402
 
 SEED_QUESTIONS = ROOT / "tests/data/seed_questions.jsonl"
 
@@ -62,12 +62,7 @@ def question_sets(work: Path) -> dict[str, tuple[Path, list[dict[str, Any]]]]:
     articles = tuning_split()
     (work / "tuning.json").write_text(json.dumps({"data": articles}), encoding="utf-8")
     squad_to_corpus(work / "tuning.json", work / "tuning")
-    tuning = [{"question": q["question"], "answers": [x["text"] for x in q["answers"]],
-               "answerable": not q.get("is_impossible")}
-              for a in articles for p in a["paragraphs"] for q in p["qas"]]
-    pick = random.Random(5)
-    tuning = (pick.sample([r for r in tuning if r["answerable"]], 400)
-              + pick.sample([r for r in tuning if not r["answerable"]], 400))
+    tuning = sample_questions(articles, 400)
     seed = [{**r, "answerable": r.get("answerable", bool(r["answers"]))} for r in read_questions(SEED_QUESTIONS)]
     return {"xquad": (work / "xquad", sample), "near miss": (work / "xquad", near),
             "tuning": (work / "tuning", tuning), "seed": (ROOT / "corpus", seed)}

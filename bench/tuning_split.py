@@ -55,6 +55,20 @@ def tuning_split(path: Path = DATA) -> list[dict[str, Any]]:
             for t in titles if t in merged]
 
 
+def sample_questions(articles: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """`limit` answerable and `limit` unanswerable questions of the split (a seeded sample), as rows."""
+    rows = []
+    for a in articles:
+        for p in a["paragraphs"]:
+            for q in p["qas"]:
+                golds = [] if q.get("is_impossible") else [x["text"] for x in q["answers"]]
+                rows.append({"question": q["question"], "answers": golds, "answerable": bool(golds),
+                             "title": a["title"]})
+    rng = random.Random(5)
+    return (rng.sample([r for r in rows if r["answerable"]], limit)
+            + rng.sample([r for r in rows if not r["answerable"]], limit))
+
+
 def ask_all(reader: str, corpus: Path, index: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each question's served answer: text, score, the span rank behind the score, F1, title."""
     from qa.config import Settings
@@ -123,16 +137,7 @@ def main() -> None:
     from qa.evaluation import squad_to_corpus
 
     articles = tuning_split()
-    rows = []
-    for a in articles:
-        for p in a["paragraphs"]:
-            for q in p["qas"]:
-                golds = [] if q.get("is_impossible") else [x["text"] for x in q["answers"]]
-                rows.append({"question": q["question"], "answers": golds, "answerable": bool(golds),
-                             "title": a["title"]})
-    rng = random.Random(5)
-    rows = (rng.sample([r for r in rows if r["answerable"]], args.limit)
-            + rng.sample([r for r in rows if not r["answerable"]], args.limit))
+    rows = sample_questions(articles, args.limit)
     work = Path(tempfile.mkdtemp(prefix="qa-tuning-"))
     try:
         (work / "split.json").write_text(json.dumps({"data": articles}), encoding="utf-8")
