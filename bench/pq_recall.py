@@ -1,6 +1,6 @@
 """Compressed vectors on real embeddings: what IVF-PQ and SQ8 cost in recall, against exact search.
 
-    python bench/pq_recall.py [--passages 20000] [--questions 1000]
+    python bench/pq_recall.py [--passages 20000] [--questions 1000] [--lists N] [--nprobe 32 [128 ...]]
 
 Real paragraphs (SQuAD-format training data in ../shared/data/qa/train.json.gz, one vector per unique
 paragraph) and real questions on them, embedded with the product's embedder (all-MiniLM-L6-v2; the
@@ -100,7 +100,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--passages", type=int, default=20_000)
     ap.add_argument("--questions", type=int, default=1_000)
-    ap.add_argument("--nprobe", type=int, default=32)
+    ap.add_argument("--nprobe", type=int, nargs="+", default=[32], help="lists probed (each value: one table)")
+    ap.add_argument("--lists", type=int, help="IVF lists (default: as the store picks for this many passages)")
     args = ap.parse_args()
 
     import faiss
@@ -113,15 +114,16 @@ def main() -> None:
     exact_index = faiss.IndexFlatIP(passages.shape[1])
     exact_index.add(passages)
     exact = exact_index.search(queries, 10)[1]
-    nlist = int(2 ** round(np.log2(4 * np.sqrt(len(passages)))))  # as qa.store.segments picks
-    print(f"{len(passages):,} passages, {len(queries):,} questions, dim {passages.shape[1]}, nprobe {args.nprobe}, "
-          "one thread")
-    print(f"{'index':<22}{'code+id B':>10}{'file B/vector':>14}{'recall@5':>10}{'recall@10':>11}{'own@5':>8}{'p50 ms':>8}")
-    for factory in ("Flat", f"IVF{nlist},Flat", f"IVF{nlist},SQ8", f"IVF{nlist},PQ96", f"IVF{nlist},PQ48",
-                    f"IVF{nlist},PQ48,RFlat"):
-        r = measure(factory, passages, queries, own, exact, args.nprobe)
-        print(f"{factory:<22}{r['code_bytes']:>10,}{r['bytes_per_vector']:>14,.0f}{r['recall@5']:>10.3f}{r['recall@10']:>11.3f}"
-              f"{r['own_paragraph@5']:>8.3f}{r['p50_ms']:>8.2f}", flush=True)
+    nlist = args.lists or int(2 ** round(np.log2(4 * np.sqrt(len(passages)))))  # as qa.store.segments picks
+    for nprobe in args.nprobe:
+        print(f"{len(passages):,} passages, {len(queries):,} questions, dim {passages.shape[1]}, nprobe {nprobe}, "
+              "one thread")
+        print(f"{'index':<22}{'code+id B':>10}{'file B/vector':>14}{'recall@5':>10}{'recall@10':>11}{'own@5':>8}{'p50 ms':>8}")
+        for factory in ("Flat", f"IVF{nlist},Flat", f"IVF{nlist},SQ8", f"IVF{nlist},PQ96", f"IVF{nlist},PQ48",
+                        f"IVF{nlist},PQ48,RFlat"):
+            r = measure(factory, passages, queries, own, exact, nprobe)
+            print(f"{factory:<22}{r['code_bytes']:>10,}{r['bytes_per_vector']:>14,.0f}{r['recall@5']:>10.3f}"
+                  f"{r['recall@10']:>11.3f}{r['own_paragraph@5']:>8.3f}{r['p50_ms']:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":

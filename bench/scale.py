@@ -1,4 +1,5 @@
-"""Retrieval at scale: exact (flat) search vs the index the project picks, at 10k, 100k and 1M passages.
+"""Retrieval at scale: exact (flat) search vs the index the project picks (float32, and SQ8 as `qa index
+--vectors sq8` writes it), at 10k, 100k and 1M passages, probing `QA_IVF_NPROBE` lists (default: the store's).
 
 FAISS-only numbers on synthetic vectors of the real dimension (384): unit vectors drawn around 5,000
 random topic centres, so that they cluster the way sentence embeddings do (uniform random vectors would
@@ -7,6 +8,7 @@ distribution. Each size runs in its own process so that its peak memory (RSS) is
 
     python bench/scale.py                 # 10k, 100k, 1M
     python bench/scale.py 10000 100000    # chosen sizes
+    QA_IVF_NPROBE=32 python bench/scale.py 1000000
 """
 
 from __future__ import annotations
@@ -58,12 +60,12 @@ def one(n: int, kind: str) -> dict:
     from qa.config import Settings
     from qa.store.segments import ideal_kind, new_index
 
-    s = Settings()
+    s = Settings.load()  # QA_IVF_NPROBE applies
     base = rss_mb()
     data = vectors(n, seed=1)
     queries = vectors(QUERIES, seed=2)
     t = time.perf_counter()
-    factory = "Flat" if kind == "flat" else ideal_kind(n, s.flat_max_passages)
+    factory = "Flat" if kind == "flat" else ideal_kind(n, s.flat_max_passages, "SQ8" if kind == "sq8" else "Flat")
     index = new_index(factory, DIM, data)
     index.add_with_ids(data, np.arange(n, dtype=np.int64))
     build = time.perf_counter() - t
@@ -99,7 +101,7 @@ def main(sizes: list[int]) -> None:
         from qa.config import Settings
         from qa.store.segments import ideal_kind
 
-        kinds = ["flat"] + (["chosen"] if ideal_kind(n, Settings().flat_max_passages) != "Flat" else [])
+        kinds = ["flat"] + (["chosen", "sq8"] if ideal_kind(n, Settings().flat_max_passages) != "Flat" else [])
         for kind in kinds:
             out = subprocess.run([sys.executable, __file__, "--one", str(n), kind], capture_output=True,
                                  text=True, check=True)

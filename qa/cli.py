@@ -15,7 +15,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
     return Settings.load(corpus_dir=getattr(args, "corpus", None), index_dir=getattr(args, "index", None),
                          reader_model=getattr(args, "reader", None), top_k=getattr(args, "top_k", None),
-                         index_shards=getattr(args, "shards", None))
+                         index_shards=getattr(args, "shards", None), index_vectors=getattr(args, "vectors", None))
 
 
 def _positive(text: str) -> int:
@@ -266,6 +266,9 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--shards", type=_positive, metavar="N",
                     help="keep the base segment in N parts from now on (searched apart by `qa serve --ray --shards N`); "
                          "recorded in the index")
+    sp.add_argument("--vectors", choices=["float32", "sq8"],
+                    help="how the base segment stores its vectors once it is IVF (above 50,000 passages): float32, or "
+                         "sq8 (a quarter of the memory, about the same recall); recorded in the index")
     sp.add_argument("--ray", metavar="ADDRESS",
                     help="embed on a Ray cluster (e.g. 127.0.0.1:6379, or auto); needs pip install 'qa[cluster]'")
     sp.add_argument("--replicas", type=int, help="embedder replicas on the cluster (default: one per GPU, else per CPU)")

@@ -25,7 +25,7 @@ from qa.embedding import Embedder
 from qa.store import MergePolicy, Store, Writer
 from qa.store.compaction import compact as compact_store
 from qa.store.schema import ArticleRow, SourceRow
-from qa.store.segments import damaged_segments, describe_segments
+from qa.store.segments import VECTOR_CODECS, damaged_segments, describe_segments
 from qa.types import Article, Passage
 
 CHUNKER_VERSION = 1
@@ -139,13 +139,18 @@ class Indexer:
     def __init__(self, corpus_dir: Path, store: Store, chunker: Chunker, embedder: Embedder, embedding_model: str,
                  policy: MergePolicy | None = None, max_article_bytes: int = 10_000_000,
                  batch_passages: int = 2048, log: Callable[[str], None] = print,
-                 read_ahead: ReadAhead | None = None, wave_files: int = 1000, shards: int = 0) -> None:
+                 read_ahead: ReadAhead | None = None, wave_files: int = 1000, shards: int = 0,
+                 vectors: str = "") -> None:
         """`read_ahead`, when given, reads and splits the files to index elsewhere (see qa.cluster);
         the decisions and the commits stay here. Files are read and indexed `wave_files` at a time, so
         that a build holds the text of one wave, not of the whole archive. `shards` > 0 writes the base
-        in that many parts from now on (recorded in the store); 0 keeps what the store has (1 when new)."""
+        in that many parts from now on (recorded in the store); 0 keeps what the store has (1 when new).
+        `vectors` ("float32" or "sq8") is how an IVF base stores its vectors from now on (recorded in the
+        store); "" keeps what the store has (float32 when new)."""
         if shards < 0:
             raise ValueError(f"the number of shards must be 1 or more (or 0: keep what the store has), not {shards}")
+        if vectors and vectors not in VECTOR_CODECS:
+            raise ValueError(f"unknown vector storage {vectors!r}: use one of {', '.join(VECTOR_CODECS)}")
         self.corpus_dir = Path(corpus_dir)
         self.store = store
         self.chunker = chunker
@@ -158,6 +163,7 @@ class Indexer:
         self.read_ahead = read_ahead
         self.wave_files = wave_files
         self.shards = shards
+        self.vectors = vectors
 
     @functools.cached_property
     def fingerprint(self) -> dict[str, Any]:
@@ -424,10 +430,14 @@ class Indexer:
             return False
 
     def _policy(self, w: Writer) -> MergePolicy:
-        """The merge policy with the base parts this store is kept in (`shards`, recorded when given)."""
+        """The merge policy with the base parts and vector storage this store is kept in (`shards`,
+        `vectors`: recorded when given)."""
         if self.shards:
             w.set("shards", str(self.shards))
-        return replace(self.policy, base_parts=int(w.get("shards") or 1))
+        if self.vectors:
+            w.set("vectors", self.vectors)
+        return replace(self.policy, base_parts=int(w.get("shards") or 1),
+                       codec=VECTOR_CODECS[w.get("vectors") or "float32"])
 
     def _remove_legacy_files(self) -> None:
         """Delete the v0.1 index files once the new store is committed."""

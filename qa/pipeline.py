@@ -84,7 +84,8 @@ class Pipeline:
                                  delta_share=s.delta_share, tombstone_share=s.tombstone_share)
             self._indexer = Indexer(s.corpus_dir, self.store, chunker, self.embedder, s.embedding_model,
                                     policy=policy, max_article_bytes=s.max_article_bytes,
-                                    batch_passages=s.commit_passages, log=self.log, shards=s.index_shards)
+                                    batch_passages=s.commit_passages, log=self.log, shards=s.index_shards,
+                                    vectors=s.index_vectors)
         return self._indexer
 
     def build_index(self, rebuild: bool = False, files: list[str] | None = None, compact: bool = False,

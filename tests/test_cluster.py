@@ -203,7 +203,7 @@ def test_vector_search_split_over_shards_finds_what_one_process_finds(cluster: s
 
     corpus = tmp_path / "corpus"
     shutil.copytree(articles, corpus)
-    local = make_pipeline(corpus, index_shards=2, flat_max_passages=100)  # an IVF base in 2 parts: nprobe < lists
+    local = make_pipeline(corpus, index_shards=2, flat_max_passages=100, ivf_nprobe=4)  # an IVF base in 2 parts: nprobe < lists
     local.build_index()
     (corpus / "ferry.txt").write_text("Harbour news\n\nThe floating library of Valmora is run by the novelist "
                                       "Teresa Quintela and holds 12,000 books.\n")

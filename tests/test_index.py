@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CNN_ARTICLE, SEED_QUESTION
+from conftest import CNN_ARTICLE, ROOT, SEED_QUESTION
 from qa.errors import StoreError
 from qa.store import Store
 
@@ -406,6 +406,28 @@ def test_a_build_in_waves_of_one_file_keeps_what_a_build_in_one_wave_keeps(corpu
     assert len(report.skipped) == 1 and report.articles_total == 4
     assert pipe.ask("Who runs the floating library?").article in holders
     assert pipe.build_index().commits == 0, "a settled corpus commits nothing"
+
+
+def test_the_base_stores_its_vectors_as_asked_until_asked_otherwise(corpus_dir: Path, make_pipeline):
+    def base_kind(pipe) -> str:
+        return next(row.kind for row, _ in pipe.retriever().snapshot.segments if row.role == "base")
+
+    data = json.loads((ROOT / "bench/data/xquad-dev.json").read_text(encoding="utf-8"))["data"]
+    for n, (title, text) in enumerate([(a["title"], p["context"]) for a in data for p in a["paragraphs"]][:60]):
+        (corpus_dir / f"x{n:02d}.txt").write_text(f"{title} ({n})\n\n{text}\n", encoding="utf-8")
+    pipe = make_pipeline(corpus_dir, index_vectors="sq8", flat_max_passages=20)  # qa index --vectors sq8; IVF early
+    pipe.build_index()
+    assert base_kind(pipe).startswith("IVF") and base_kind(pipe).endswith(",SQ8")
+    assert pipe.ask(SEED_QUESTION).text == "material and supply loans"
+    later = make_pipeline(corpus_dir, flat_max_passages=20)  # a later `qa index` without --vectors keeps them
+    (corpus_dir / "lisbon.txt").write_text(NEW_ARTICLE)
+    assert later.build_index(compact=True).merges == ["compaction requested"] and base_kind(later).endswith(",SQ8")
+    assert later.ask("Who runs the floating library?").text == "Teresa Quintela"
+    back = make_pipeline(corpus_dir, index_vectors="float32", flat_max_passages=20)
+    assert back.build_index().merges == ["the base's vectors are stored as Flat, not SQ8"]
+    assert base_kind(back).endswith(",Flat")
+    with pytest.raises(ValueError, match="unknown vector storage 'pq48': use one of float32, sq8"):
+        make_pipeline(corpus_dir, index_vectors="pq48").build_index()
 
 
 def test_the_base_stays_in_the_parts_asked_for_until_asked_otherwise(corpus_dir: Path, make_pipeline):

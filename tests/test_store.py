@@ -76,10 +76,12 @@ def test_segmented_search_matches_brute_force(tmp_path: Path):
     assert any(k.startswith("IVF") for k in kinds), "the IVF path ran"
 
 
-def test_a_base_in_parts_finds_exactly_what_one_base_finds(tmp_path: Path):
-    """Parts share one trained quantizer, so each searched with the same (small) nprobe and merged by score
-    gives the one-base result: what lets shards on different machines answer like one process."""
-    policy = MergePolicy(flat_max=60, max_deltas=3, delta_share=0.5)
+@pytest.mark.parametrize("codec", ["Flat", "SQ8"])
+def test_a_base_in_parts_finds_exactly_what_one_base_finds(tmp_path: Path, codec: str):
+    """Parts share one trained quantizer (and SQ8's trained ranges), so each searched with the same (small)
+    nprobe and merged by score gives the one-base result: what lets shards on different machines answer
+    like one process."""
+    policy = MergePolicy(flat_max=60, max_deltas=3, delta_share=0.5, codec=codec)
     stores = {}
     for parts in (1, 3):
         rng = np.random.default_rng(11)
@@ -94,7 +96,7 @@ def test_a_base_in_parts_finds_exactly_what_one_base_finds(tmp_path: Path):
             w.delete_article("a7")
     one, three = stores[1].snapshot(), stores[3].snapshot()
     bases = [row for row, _ in three.segments if row.role == "base"]
-    assert len(bases) == 3 and all(row.kind.startswith("IVF") for row in bases)
+    assert len(bases) == 3 and all(row.kind.startswith("IVF") and row.kind.endswith(codec) for row in bases)
     assert [row.kind for row, _ in one.segments if row.role == "base"] == [bases[0].kind]
     for row, index in three.segments:
         if row.role == "base":
@@ -198,6 +200,50 @@ def test_a_dead_readers_lease_does_not_block_collection(tmp_path: Path):
     assert not list((tmp_path / "leases").glob("*.lease")), "the dead reader's lease was removed"
 
 
+def test_an_sq8_base_finds_what_a_float_base_finds_in_under_half_the_bytes(tmp_path: Path):
+    """`qa index --vectors sq8`: the IVF base is re-written with one byte a dimension; the search still finds
+    the brute-force neighbours, deleted passages stay hidden, and merges that keep the lists keep the codes."""
+    rng = np.random.default_rng(21)
+    store = Store(tmp_path, nprobe=1024)  # every list probed: only the codec differs from brute force
+    policy = MergePolicy(flat_max=60, delta_share=0.5)
+    with store.writer() as w:
+        live = _add(w, 0, 2000, rng)
+    _compact(store, policy)
+    with store.writer() as w:
+        w.delete_article("a7")
+    for pid in [i for i in live if i // 3 == 7]:
+        live.pop(pid)
+    (float_row, _), = store.snapshot().segments
+    assert _compact(store, replace(policy, codec="SQ8")) == ["the base's vectors are stored as SQ8, not Flat"]
+    snap = store.snapshot()
+    (row, index), = snap.segments
+    assert row.kind == float_row.kind.replace(",Flat", ",SQ8") and row.vectors == len(live)
+    assert row.bytes < 0.45 * float_row.bytes
+    queries = rng.standard_normal((50, DIM)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    recall = []
+    for q in queries:
+        found = snap.search_vectors(q, 10)
+        exact = _brute(live, q, 10)
+        assert all(pid in live for pid, _ in found), "the deleted article stays hidden"
+        assert all(abs(score - float(live[pid] @ q)) < 0.01 for pid, score in found)
+        recall.append(len({pid for pid, _ in found} & set(exact)) / 10)
+    assert np.mean(recall) >= 0.95
+    ids, decoded = seg.segment_vectors(index)
+    assert np.abs(decoded - np.stack([live[int(i)] for i in ids])).max() < 0.01
+    with store.writer() as w:
+        _add(w, 2000, 1100, rng)  # deltas over half the base: folded into it, on the same lists
+    logs: list[str] = []
+    assert _compact(store, replace(policy, codec="SQ8"), log=logs.append) == ["3300 delta vectors > 50% of the base"]
+    assert "lists kept" in logs[0]
+    (again, index), = store.snapshot().segments
+    kept_ids, kept = seg.segment_vectors(index)
+    order = np.argsort(kept_ids)[np.searchsorted(np.sort(kept_ids), ids)]
+    assert again.kind == row.kind and np.array_equal(kept[order], decoded), "decoded and encoded again: same codes"
+    assert _compact(store, policy) == ["the base's vectors are stored as Flat, not SQ8"]
+    assert store.snapshot().segments[0][0].kind == float_row.kind
+
+
 def test_bug4_ivf_lists_have_hysteresis():
     """v0.1 flipped the IVF list count at 524,288 passages: one add or delete re-trained k-means."""
     flat_max = 50_000
@@ -210,6 +256,7 @@ def test_bug4_ivf_lists_have_hysteresis():
     assert base_kind(flat_max + 1, flat_max, "Flat").startswith("IVF")
     assert base_kind(flat_max - 1, flat_max, "IVF1024,Flat") == "IVF1024,Flat", "no flip back at the edge"
     assert base_kind(flat_max // 2 - 1, flat_max, "IVF1024,Flat") == "Flat"
+    assert base_kind(flat_max - 1, flat_max, "IVF1024,Flat", "SQ8") == "IVF1024,SQ8", "a codec change keeps the list count"
 
 
 def test_bug4_adding_at_the_boundary_keeps_the_trained_lists(tmp_path: Path):

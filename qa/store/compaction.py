@@ -29,6 +29,7 @@ class MergePolicy:
     common_share: float = 0.01  # keyword search leaves out terms in more than this share of passages...
     common_min_passages: int = 100_000  # ...once the archive has this many
     base_parts: int = 1  # the base is written in this many parts (shards), split by passage id
+    codec: str = "Flat"  # how an IVF base stores its vectors: "Flat" (float32) or "SQ8" (see qa.store.segments)
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,16 @@ def plan_merge(live: list[SegmentRow], tombstones: int, policy: MergePolicy, for
     deltas = [s for s in live if s.role == "delta"]
     total = sum(s.vectors for s in live)
     if force:
-        if not deltas and not tombstones and base and base_parts == policy.base_parts:
+        if not deltas and not tombstones and base and base_parts == policy.base_parts and \
+                not _other_codec(base[0], policy):
             return None
         return Merge(tuple(live), "base", "compaction requested")
     if not base:
         return Merge(tuple(live), "base", "first base segment")
     if base_parts != policy.base_parts:
         return Merge(tuple(live), "base", f"the base is written in {policy.base_parts} part(s), not {base_parts}")
+    if _other_codec(base[0], policy):
+        return Merge(tuple(live), "base", f"the base's vectors are stored as {policy.codec}, not {seg.codec_of(base[0].kind)}")
     delta_vectors = sum(s.vectors for s in deltas)
     if delta_vectors > policy.delta_share * sum(s.vectors for s in base):
         return Merge(tuple(live), "base", f"{delta_vectors} delta vectors > {policy.delta_share:.0%} of the base")
@@ -65,6 +69,11 @@ def plan_merge(live: list[SegmentRow], tombstones: int, policy: MergePolicy, for
     if len(deltas) > policy.max_deltas:
         return Merge(tuple(deltas), "delta", f"{len(deltas)} delta segments > {policy.max_deltas}")
     return None
+
+
+def _other_codec(base: SegmentRow, policy: MergePolicy) -> bool:
+    """An IVF base whose vectors are stored otherwise than the policy says (a Flat base has no codec)."""
+    return base.kind != "Flat" and seg.codec_of(base.kind) != policy.codec
 
 
 def compact(writer: Any, policy: MergePolicy, force: bool = False, log: Callable[[str], None] = print) -> list[str]:
@@ -111,7 +120,7 @@ def _write_merged(writer: Any, plan: Merge, policy: MergePolicy, ids: np.ndarray
                   base_row: SegmentRow | None, base_index: Any, log: Callable[[str], None]) -> list[SegmentRow]:
     """Write the kept vectors as one delta, or as the base in `policy.base_parts` parts (part i: ids equal
     to i modulo the parts; an empty part is not written), all IVF parts on one trained quantizer."""
-    kind = seg.base_kind(len(ids), policy.flat_max, base_row.kind if base_row else None) \
+    kind = seg.base_kind(len(ids), policy.flat_max, base_row.kind if base_row else None, policy.codec) \
         if plan.role == "base" else "Flat"
     if base_row is not None and kind == base_row.kind and kind != "Flat":
         trained = seg.empty_like(base_index)  # the trained lists again: no k-means

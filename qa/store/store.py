@@ -40,7 +40,7 @@ SEGMENT_COLUMNS = "id, file, role, kind, vectors, bytes, crc32, created"
 class Store:
     """Opens (creating if needed) the store in `folder`; shared by the readers and writers of a process."""
 
-    def __init__(self, folder: Path, nprobe: int = 32, mmap: bool = True) -> None:
+    def __init__(self, folder: Path, nprobe: int = 128, mmap: bool = True) -> None:
         self.folder = Path(folder)
         self.nprobe = nprobe
         self.mmap = mmap
