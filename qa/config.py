@@ -104,10 +104,10 @@ class Settings:
         unknown = set(values) - set(types)
         if unknown:
             raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return replace(cls(), **{k: _coerce(types[k], v) for k, v in values.items()})
+        return replace(cls(), **{k: _coerce(k, types[k], v) for k, v in values.items()})
 
 
-def _coerce(type_name: Any, value: Any) -> Any:
+def _coerce(name: str, type_name: Any, value: Any) -> Any:
     kind = str(type_name)
     try:
         if kind == "Path":
@@ -116,6 +116,8 @@ def _coerce(type_name: Any, value: Any) -> Any:
             return int(value)
         if kind in ("float", "float | None"):
             return float(value)
-    except ValueError as exc:
-        raise ValueError(f"bad setting value {value!r}: {exc}") from None
+    except ValueError:
+        var = next((v for v, field in ENV.items() if field == name), None)
+        where = f"{name} ({var})" if var and os.environ.get(var) == value else name
+        raise ValueError(f"bad value {value!r} for setting {where}: expected {kind.split(' ')[0]}") from None
     return str(value) if kind == "str" else value

@@ -38,6 +38,18 @@ def test_errors_are_one_line_and_non_zero(tmp_path: Path):
     out = qa("index", "--corpus", str(tmp_path / "missing"), cwd=tmp_path)
     assert out.returncode == 2 and "corpus folder not found" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_bad_setting_in_the_environment_is_named(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("QA_IVF_NPROBE", "many")
+    out = qa("index", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == \
+        "qa: error: bad value 'many' for setting ivf_nprobe (QA_IVF_NPROBE): expected int"
+    monkeypatch.setenv("QA_IVF_NPROBE", "64")
+    monkeypatch.setenv("QA_INDEX_VECTORS", "pq48")
+    (tmp_path / "corpus").mkdir()
+    out = qa("index", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == "qa: error: unknown vector storage 'pq48': use one of float32, sq8"
     out = qa("index", "--shards", "0", cwd=tmp_path)
     assert out.returncode == 2 and "--shards: must be a whole number of 1 or more, not '0'" in out.stderr
 
