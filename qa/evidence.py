@@ -5,7 +5,8 @@ question with another year or another person's name ("When did Duque meet Putin?
 such spans about as high as right ones, so this check looks at the question instead: its names
 (capitalised words that do not start a sentence) and numbers must each appear in the answer's article
 or its title, loosely (case, accents, a short ending, one misspelt letter, a name written in one word
-or two, and digit separators are forgiven), or the answer is withdrawn. A question in Title Case has no
+or two, and digit separators are forgiven; a number may be written in words, as news style writes
+small ones: 3 ~ three, 10 ~ tenth, 21 ~ twenty-one, 2000000 ~ 2 million), or the answer is withdrawn. A question in Title Case has no
 telling capitals: it is not checked.
 """
 
@@ -19,6 +20,12 @@ NOT_NAMES = frozenset("""
 i what which who whom whose when where why how is are was were do does did can could should would will
 the a an in on of for to and or by with from as at it its this that these those there
 """.split())
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+          "sixteen seventeen eighteen nineteen").split()
+_UNIT_ORDINALS = ("zeroth first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+                  "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SCALES = {10 ** 9: "billion", 10 ** 6: "million", 10 ** 3: "thousand", 100: "hundred"}
 _WORD = re.compile(r"[^\W\d_][\w'.\-]*[^\W_]|\d[\d,.]*\d|\d")
 _SENTENCE_END = re.compile(r"[.?!]\s+$")
 
@@ -70,6 +77,23 @@ def _one_edit_apart(a: str, b: str) -> bool:
             or a[i:i + 2][::-1] == b[i:i + 2] and a[i + 2:] == b[i + 2:])
 
 
+def number_words(n: int) -> list[str]:
+    """Ways to write n in words (space-separated): cardinal and ordinal under 100 (21: "twenty one",
+    "twenty first"), and a round number's multiple of a scale ("2 million", "two million", "hundred")."""
+    if n < 20:
+        return [_UNITS[n], _UNIT_ORDINALS[n]]
+    if n < 100:
+        tens, unit = _TENS[n // 10 - 2], n % 10
+        if not unit:
+            return [tens, tens[:-1] + "ieth"]
+        return [f"{tens} {_UNITS[unit]}", f"{tens} {_UNIT_ORDINALS[unit]}"]
+    for scale, name in _SCALES.items():
+        if n % scale == 0 and n // scale < 1000:
+            k = n // scale
+            return [f"{k} {name}"] + [f"{w} {name}" for w in number_words(k)[:1]] + ([name] if k == 1 else [])
+    return []
+
+
 def _mentions(term: str, text: str, digits: str, squeezed: str, words: set[str]) -> bool:
     if term.isdigit():
         return term in digits
@@ -89,4 +113,9 @@ def missing_terms(question: str, evidence: str) -> list[str]:
     digits = re.sub(r"(?<=\d)[,.\s\u202f](?=\d)", "", text)
     squeezed = re.sub(r"[\s\-]+", "", text)
     words = set(re.findall(r"[^\W\d_]+", text))
-    return [t for t in terms if not _mentions(t, text, digits, squeezed, words)]
+    missing = [t for t in terms if not _mentions(t, text, digits, squeezed, words)]
+    if any(t.isdigit() for t in missing):  # written in words?
+        tokens = " " + " ".join(re.findall(r"[^\W_]+", text)) + " "  # words and numbers, one space apart
+        missing = [t for t in missing if not (t.isdigit() and t[0] != "0"  # "02" is no number in words
+                                              and any(f" {w} " in tokens for w in number_words(int(t))))]
+    return missing

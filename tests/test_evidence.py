@@ -33,6 +33,16 @@ def test_names_are_matched_loosely_and_unknown_ones_are_missing():
     assert missing_terms("Who won in Kent?", "Ken took the train.") == ["kent"], "short names are not glued"
 
 
+def test_a_number_may_be_written_in_words_as_news_style_writes_small_ones():
+    text = "After fourteen days the three hostages were freed, in the tenth week; twenty-one stayed. Two million doses."
+    assert missing_terms("What happened after 14 days to the 3 hostages?", text) == []
+    assert missing_terms("What happened in the 10th week? Who stayed, 21?", text) == []
+    assert missing_terms("How many doses, 2,000,000?", text) == []
+    assert missing_terms("What happened after 15 days, in week 11?", text) == ["15", "11"], "another number is missing"
+    assert missing_terms("How many doses, 3,000,000?", text) == ["3000000"]
+    assert missing_terms("What happened 02 days later?", text) == ["02"], "a number written with a leading 0 is no word"
+
+
 def test_a_question_about_someone_the_articles_never_mention_gets_no_answer(corpus_dir: Path, make_pipeline):
     pipe = make_pipeline(corpus_dir)
     assert pipe.ask("When did Duque meet Biden?").text == "Thursday"
