@@ -5,9 +5,10 @@
 The real paragraphs and questions of bench/pq_recall.py (all-MiniLM-L6-v2 vectors, cached in
 .cache/pq-recall/), written through the store itself (qa.store: one article per paragraph, then compacted
 into one base; `flat_max` set low so that the base is IVF, with the list count the store picks), once
-per codec. Printed per codec: the base file's bytes per vector, the memory a non-mapped load adds to the
-process (measured in a fresh process), and, per nprobe, recall@5 of exact search, how often the question's own paragraph is in the
-top 5 (dense search alone), and the single-query p50 of `Snapshot.search_vectors` (tombstone filter and all).
+per codec. Printed per codec: the base file's bytes per vector, the memory a non-mapped load adds to a
+fresh process, and, per nprobe, recall@5 of exact search, how often the question's own paragraph is in
+the top 5 (dense search alone), and the single-query p50 of `Snapshot.search_vectors` (tombstone filter
+and all).
 """
 
 from __future__ import annotations

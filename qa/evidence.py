@@ -6,8 +6,8 @@ such spans about as high as right ones, so this check looks at the question inst
 (capitalised words that do not start a sentence) and numbers must each appear in the answer's article
 or its title, loosely (case, accents, a short ending, one misspelt letter, a name written in one word
 or two, and digit separators are forgiven; a number may be written in words, as news style writes
-small ones: 3 ~ three, 10 ~ tenth, 21 ~ twenty-one, 2000000 ~ 2 million), or the answer is withdrawn. A question in Title Case has no
-telling capitals: it is not checked.
+small ones: 3 ~ three, 10 ~ tenth, 21 ~ twenty-one, 2000000 ~ two million), or the answer is
+withdrawn. A question in Title Case has no telling capitals: it is not checked.
 """
 
 from __future__ import annotations
