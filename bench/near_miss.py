@@ -12,7 +12,8 @@ of the near misses to check by hand.
 
 Then the real thing: SQuAD 2.0 train's adversarial unanswerable questions
 (../shared/data/qa/squad2-train-unanswerable.json.gz, which the shipped reader never trained on),
-open-domain over the paragraphs of the first `--real-articles` of its articles, check off and on.
+open-domain over the paragraphs of its 10 articles in qa.training.ADVERSARIAL_TEST_TITLES (which
+`qa train-reader` leaves out by default), check off and on.
 """
 
 from __future__ import annotations
@@ -68,13 +69,15 @@ def near_misses(data: list[dict], rng: random.Random) -> list[tuple[str, str]]:
     return out
 
 
-def real_unanswerables(work: Path, n_articles: int, n_questions: int) -> None:
+def real_unanswerables(work: Path, n_questions: int) -> None:
     from qa.config import Settings
     from qa.evaluation import evaluate_questions, load_squad, squad_to_corpus
     from qa.pipeline import Pipeline
+    from qa.training import ADVERSARIAL_TEST_TITLES
 
     source = ROOT.parent / "shared/data/qa/squad2-train-unanswerable.json.gz"
-    data = load_squad(source)[:n_articles]
+    titles = set(ADVERSARIAL_TEST_TITLES.split("|"))
+    data = [a for a in load_squad(source) if a["title"] in titles]
     subset = work / "squad2.json"
     subset.write_text(json.dumps({"data": data}), encoding="utf-8")
     rows = squad_to_corpus(subset, work / "real")
@@ -93,7 +96,6 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=300)
     ap.add_argument("--show", type=int, default=20)
-    ap.add_argument("--real-articles", type=int, default=10)
     ap.add_argument("--real-questions", type=int, default=300)
     args = ap.parse_args()
 
@@ -136,7 +138,7 @@ def main() -> None:
         print("sample of near misses (original -> near miss):")
         for q, nm in pairs[: args.show]:
             print(f"  {q}\n    -> {nm}")
-        real_unanswerables(work, args.real_articles, args.real_questions)
+        real_unanswerables(work, args.real_questions)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from qa.training import TUNING_TITLES, TrainConfig, distillation_loss, student_of
+from qa.training import ADVERSARIAL_TEST_TITLES, TUNING_TITLES, TrainConfig, distillation_loss, student_of
 from qa.training_data import (Example, WindowSpec, build_examples, featurize, near_misses, paragraph_swaps,
                               select_articles, _Question)
 
@@ -153,6 +153,22 @@ def test_the_tuning_split_is_real_data_and_absent_from_what_training_reads():
     assert {a["source"] for a in held} == {"squad1.1-dev", "squad2.0-dev"} and {a["title"] for a in held} == titles
     kept = select_articles(articles, TrainConfig().sources, TUNING_TITLES)
     assert not [a for a in kept if a["title"].replace(" ", "_") in titles]
+
+
+def test_the_adversarial_test_articles_stay_out_of_training_by_default():
+    """bench/near_miss.py's real adversarial questions are the one unanswerable set no reader trained on."""
+    data = ROOT.parent / "shared/data/qa/squad2-train-unanswerable.json.gz"
+    if not data.is_file():
+        pytest.skip("../shared/data/qa is not beside this checkout")
+    from qa.training_data import read_articles
+
+    articles = read_articles(str(data))
+    titles = ADVERSARIAL_TEST_TITLES.split("|")
+    assert [a["title"] for a in articles[: len(titles)]] == titles, "the first articles of the file"
+    kept = select_articles(articles, TrainConfig().sources, TrainConfig().holdout_titles)
+    assert len(kept) == len(articles) - len(titles)
+    assert not {a["title"] for a in kept} & set(titles)
+    assert set(TUNING_TITLES.split("|")) <= set(TrainConfig().holdout_titles.split("|"))
 
 
 def test_training_refuses_a_base_encoder_that_lacks_its_layers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
