@@ -21,23 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
-def answerable_questions(articles: list[dict], rng: random.Random, pool: int) -> list:
-    """A shuffled sample of the articles' answerable questions, as training samples them."""
-    from qa.training_data import Example, _Question
-
-    questions = []
-    for ai, article in enumerate(articles):
-        for pi, para in enumerate(article["paragraphs"]):
-            for qa in para["qas"]:
-                if qa.get("is_impossible") or not qa["answers"]:
-                    continue
-                answer = qa["answers"][0]
-                questions.append(_Question(Example(qa["question"], para["context"], answer["answer_start"],
-                                                   answer["text"]), ai, pi))
-    rng.shuffle(questions)
-    return questions[:pool]
-
-
 def _shared_ends(a: str, b: str) -> int:
     """How many characters two strings share at their start and end together."""
     i = 0
@@ -58,7 +41,7 @@ def answer_sentence(context: str, start: int, answer: str) -> str:
 
 def main() -> None:
     from qa.training import TrainConfig
-    from qa.training_data import near_misses, read_articles, select_articles
+    from qa.training_data import article_texts, near_misses, questions_of, read_articles, select_articles
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100)
@@ -70,10 +53,10 @@ def main() -> None:
     data = ",".join(p for p in cfg.data.split(",") if not p.endswith("unanswerable.json.gz"))
     articles = select_articles(read_articles(data), cfg.sources, cfg.holdout_titles)
     rng = random.Random(args.seed)
-    questions = answerable_questions(articles, rng, args.pool)
-    texts = [(" ".join(p["context"] for p in a["paragraphs"]) + " " + a.get("title", "").replace("_", " ")).lower()
-             for a in articles]
-    made = near_misses(questions, texts, (args.n + 20) / len(questions), rng)[: args.n]
+    questions = questions_of(articles)[0]
+    rng.shuffle(questions)  # a sample as training draws one
+    questions = questions[: args.pool]
+    made = near_misses(questions, article_texts(articles), (args.n + 20) / len(questions), rng)[: args.n]
     by_context: dict[str, list] = {}
     for q in questions:
         by_context.setdefault(q.example.context, []).append(q.example)

@@ -132,15 +132,10 @@ def paragraph_swaps(questions: list[_Question], contexts: list[list[str]], ratio
     return out
 
 
-def build_examples(articles: list[dict[str, Any]], max_questions: int, near_miss_ratio: float,
-                   swap_ratio: float, seed: int) -> list[Example]:
-    """Answerable questions (a sample of max_questions), every real unanswerable, near misses and paragraph
-    swaps (per sampled answerable question), shuffled."""
-    rng = random.Random(seed)
+def questions_of(articles: list[dict[str, Any]]) -> tuple[list[_Question], list[Example]]:
+    """The articles' answerable questions (with their first answer) and their real unanswerable ones."""
     positives: list[_Question] = []
     real: list[Example] = []
-    contexts = [[p["context"] for p in a["paragraphs"]] for a in articles]
-    texts = [(" ".join(c) + " " + a.get("title", "").replace("_", " ")).lower() for a, c in zip(articles, contexts)]
     for ai, article in enumerate(articles):
         for pi, para in enumerate(article["paragraphs"]):
             for qa in para["qas"]:
@@ -150,10 +145,26 @@ def build_examples(articles: list[dict[str, Any]], max_questions: int, near_miss
                 ans = qa["answers"][0]
                 positives.append(_Question(Example(qa["question"], para["context"], ans["answer_start"],
                                                    ans["text"]), ai, pi))
+    return positives, real
+
+
+def article_texts(articles: list[dict[str, Any]]) -> list[str]:
+    """Each article's paragraphs and title, lower-cased: what a near miss's new term must be absent from."""
+    return [(" ".join(p["context"] for p in a["paragraphs"]) + " " + a.get("title", "").replace("_", " ")).lower()
+            for a in articles]
+
+
+def build_examples(articles: list[dict[str, Any]], max_questions: int, near_miss_ratio: float,
+                   swap_ratio: float, seed: int) -> list[Example]:
+    """Answerable questions (a sample of max_questions), every real unanswerable, near misses and paragraph
+    swaps (per sampled answerable question), shuffled."""
+    rng = random.Random(seed)
+    positives, real = questions_of(articles)
+    contexts = [[p["context"] for p in a["paragraphs"]] for a in articles]
     rng.shuffle(positives)
     positives = positives[:max_questions]
     examples = [q.example for q in positives] + real
-    examples += near_misses(positives, texts, near_miss_ratio, rng)
+    examples += near_misses(positives, article_texts(articles), near_miss_ratio, rng)
     examples += paragraph_swaps(positives, contexts, swap_ratio, rng)
     rng.shuffle(examples)
     return examples
