@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine:
 #   make run    installs into .venv, then serves the chat on the bundled corpus and model
-#   make test   installs into .venv (with test tools and headless Chromium), then runs the tests
+#   make test   installs into .venv (with test tools and headless Chromium), then runs every test tier
+#   make test-fast  the unit tier alone (no models, under 2 minutes)
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 7860
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test test-fast install install-test bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +25,9 @@ run: install
 
 test: install-test
 	$(BIN)/python -m pytest -q -ra
+
+test-fast: install-test
+	$(BIN)/python -m pytest -q -ra tests/unit
 
 bench: install
 	$(BIN)/python bench/reader_speed.py

@@ -72,7 +72,7 @@ def auc(scores: list[float], right: list[bool]) -> float:
 
 def ask_all(pipe, questions: list[tuple[str, list[str], str, int]]) -> list[dict]:
     """questions: (question, golds, source, fold); one row per answered question."""
-    from qa.evaluation import best_scores
+    from qa.training.metrics import best_scores
 
     rows = []
     for q, golds, source, fold in questions:
@@ -103,7 +103,7 @@ def xquad_questions(data: list[dict], near: int) -> list[tuple[str, list[str], s
 
 
 def real_questions(work: Path, n: int) -> tuple[Path, list[tuple[str, list[str], str, int]]]:
-    from qa.evaluation import load_squad, squad_to_corpus
+    from qa.training.evaluate import load_squad, squad_to_corpus
 
     data = load_squad(REAL)[:10]
     subset = work / "real.json"
@@ -121,7 +121,7 @@ def seed_questions() -> list[tuple[str, list[str], str, int]]:
 
 
 def report(name: str, scores: list[float], right: list[bool]) -> float:
-    from qa.evaluation import expected_calibration_error
+    from qa.training.calibrate import expected_calibration_error
 
     ece, table = expected_calibration_error(scores, right)
     print(f"\n{name}: {len(scores)} answers, ECE {ece:.3f}")
@@ -144,7 +144,7 @@ def main() -> None:
         return
 
     from qa.config import Settings
-    from qa.evaluation import load_squad, squad_to_corpus
+    from qa.training.evaluate import load_squad, squad_to_corpus
     from qa.pipeline import Pipeline
 
     work = Path(tempfile.mkdtemp(prefix="qa-calibration-"))
@@ -170,7 +170,7 @@ def main() -> None:
 
 def analyse(rows: list[dict]) -> None:
     """ECE and reliability of the served span score, and of a refit on the mix (cross-fitted)."""
-    from qa.evaluation import fit_logistic
+    from qa.training.calibrate import fit_logistic
 
     for source in ("xquad", "near miss", "SQuAD 2.0 adversarial", "seed"):
         mine = [r for r in rows if r["source"] == source]
@@ -217,7 +217,7 @@ def analyse(rows: list[dict]) -> None:
 
 
 def _ece(scores: list[float], rows: list[dict]) -> float:
-    from qa.evaluation import expected_calibration_error
+    from qa.training.calibrate import expected_calibration_error
 
     return expected_calibration_error(scores, [r["right"] for r in rows])[0]
 

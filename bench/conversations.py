@@ -48,7 +48,7 @@ def read_with(pipe: Any, asked: str, reader_question: str, search_query: str) ->
 
 
 def answer_turn(pipe: Any, approach: str, question: str, history: list[Any]) -> Any:
-    from qa.conversation import resolve
+    from qa.conversation.followups import resolve
 
     if approach == "ask":
         return pipe.ask(question, history=history)
@@ -66,7 +66,7 @@ def answer_turn(pipe: Any, approach: str, question: str, history: list[Any]) -> 
 
 
 def run(pipe: Any, conversations: list[dict[str, Any]], approach: str) -> dict[str, Any]:
-    from qa.metrics import best_scores
+    from qa.training.metrics import best_scores
 
     first, follow, first_ms, follow_ms, misses = [], [], [], [], []
     for conv in conversations:
@@ -90,7 +90,7 @@ def run(pipe: Any, conversations: list[dict[str, Any]], approach: str) -> dict[s
 def latency(pipe: Any, conversations: list[dict[str, Any]], rounds: int) -> tuple[float, float, float]:
     """Median ms of a first question and of a follow-up with its history, timed alternately (so that
     load from other processes falls on both alike), and the resolver's own median ms."""
-    from qa.conversation import resolve
+    from qa.conversation.followups import resolve
 
     pairs = []
     for conv in conversations:

@@ -81,7 +81,7 @@ def main() -> None:
     import numpy as np
 
     from qa.config import Settings
-    from qa.embedding import Embedder
+    from qa.retrieval.embedding import Embedder
     from qa.pipeline import Pipeline
 
     work = Path(tempfile.mkdtemp(prefix="qa-bench-"))
@@ -144,7 +144,7 @@ def _embed_alone(pipe, embedder, path: Path | None = None) -> float:
     """Median time to chunk and embed the new article by itself (the floor for any incremental add)."""
     import statistics
 
-    from qa.corpus import read_file
+    from qa.ingest.files import read_file
 
     if path is not None:
         path.write_text(NEW_ARTICLE, encoding="utf-8")

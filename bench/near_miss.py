@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.evidence import key_terms  # noqa: E402
+from qa.reading.evidence import key_terms  # noqa: E402
 
 XQUAD = ROOT / "bench/data/xquad-dev.json"
 
@@ -71,9 +71,9 @@ def near_misses(data: list[dict], rng: random.Random) -> list[tuple[str, str]]:
 
 def real_unanswerables(work: Path, n_questions: int) -> None:
     from qa.config import Settings
-    from qa.evaluation import evaluate_questions, load_squad, squad_to_corpus
+    from qa.training.evaluate import evaluate_questions, load_squad, squad_to_corpus
     from qa.pipeline import Pipeline
-    from qa.training import ADVERSARIAL_TEST_TITLES
+    from qa.training.train import ADVERSARIAL_TEST_TITLES
 
     source = ROOT.parent / "shared/data/qa/squad2-train-unanswerable.json.gz"
     titles = set(ADVERSARIAL_TEST_TITLES.split("|"))
@@ -88,7 +88,7 @@ def real_unanswerables(work: Path, n_questions: int) -> None:
     print(f"real adversarial unanswerables: {len(rows)} questions over {len(data)} articles")
     for mode in ("off", "names"):
         pipe.settings = replace(pipe.settings, evidence_check=mode)
-        r = evaluate_questions(pipe, rows)
+        r = evaluate_questions(pipe, rows).to_dict()
         print(f"evidence check {mode:5}: 'no answer' on {r['no_ans_acc']:.1f} %")
 
 
@@ -100,8 +100,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from qa.config import Settings
-    from qa.evaluation import evaluate_questions, load_squad, squad_to_corpus
     from qa.pipeline import Pipeline
+    from qa.training.evaluate import QuestionRow, evaluate_questions, load_squad, squad_to_corpus
 
     data = load_squad(XQUAD)
     rng = random.Random(13)
@@ -118,14 +118,14 @@ def main() -> None:
         squad_to_corpus(XQUAD, work / "corpus")
         pipe = Pipeline(Settings.load(corpus_dir=work / "corpus", index_dir=work / "index"), log=lambda m: None)
         pipe.build_index()
-        answerable = [{"question": q, "answers": golds[q], "answerable": True} for q, _ in pairs]
-        missing = [{"question": n, "answers": [], "answerable": False} for _, n in pairs]
+        answerable = [QuestionRow(q, golds[q], True) for q, _ in pairs]
+        missing = [QuestionRow(n, [], False) for _, n in pairs]
         print(f"{len(pairs)} near misses from XQuAD's questions (41 articles indexed)")
         for mode in ("off", "names"):
             pipe.settings = replace(pipe.settings, evidence_check=mode)
             t = time.perf_counter()
-            a = evaluate_questions(pipe, answerable)
-            n = evaluate_questions(pipe, missing)
+            a = evaluate_questions(pipe, answerable).to_dict()
+            n = evaluate_questions(pipe, missing).to_dict()
             print(f"evidence check {mode:5}: near misses answered 'no answer' {n['no_ans_acc']:.1f} %; "
                   f"their originals EM/F1 {a['has_ans_em']:.1f}/{a['has_ans_f1']:.1f} "
                   f"(no answer on {sum(1 for m in a['misses'] if m['predicted'] is None)}); "

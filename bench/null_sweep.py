@@ -1,12 +1,11 @@
 """Where should a reader say "no answer"? Its null threshold swept through ask(), on every question set
 at once, so that a reader's abstention bias is chosen by measurement and not by training alone.
 
-    python bench/null_sweep.py [--readers qa/models/reader,OTHER] [--thresholds -3,-2,-1,0,1]
-                               [--rows OUT.json] [--store T --why "..."]
+    python bench/null_sweep.py [--readers qa/models/reader,OTHER] [--thresholds -3,-2,-1,0,1] [--rows OUT.json]
 
 Each question is asked once per reader, open-domain, top-5, all five passages read, with the null
 threshold at -inf: every candidate span is kept with its margin over its window's null score (see
-qa.reader) and whether its article names the question's names and numbers (qa.evidence, the default
+qa.reading.reader) and whether its article names the question's names and numbers (qa.reading.evidence, the default
 check). For a threshold t the served answer is then the best-ranked supported span whose margin beats t
 (exactly what `QA_NULL_THRESHOLD=t` serves with a full read, unless all 20 kept candidates fall below t).
 The sets:
@@ -14,12 +13,12 @@ The sets:
   300`), its 48 articles indexed; none trained on by any of our readers.
 - "near miss": 300 XQuAD questions with one name or number swapped for one their article never
   mentions (bench/near_miss.py), and their originals, over the same index.
-- "tuning": the tuning split of bench/tuning_split.py (400 answerable + 400 real adversarial
+- "tuning": the tuning split of qa.training.tune (400 answerable + 400 real adversarial
   unanswerables; in-sample for the shipped reader, which trained on those articles).
 - "seed": tests/data/seed_questions.jsonl against corpus/.
-Prints answerable F1 and "no answer" rates per set and threshold. `--store T` records T as each
-reader's null threshold in its qa_reader.json (what the Reader uses unless QA_NULL_THRESHOLD says
-otherwise), with `--why` (the figures it was chosen on).
+Prints answerable F1 and "no answer" rates per set and threshold. `qa tune-reader --null-threshold T --why
+"..."` then records the chosen T in the reader's qa_reader.json (what the Reader uses unless
+QA_NULL_THRESHOLD says otherwise).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import random
 import shutil
 import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +38,16 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from near_miss import XQUAD, near_misses  # noqa: E402  (same folder)
-from tuning_split import sample_questions, tuning_split  # noqa: E402
 
 SEED_QUESTIONS = ROOT / "tests/data/seed_questions.jsonl"
 
 
 def question_sets(work: Path) -> dict[str, tuple[Path, list[dict[str, Any]]]]:
     """Set name -> (corpus folder, question rows)."""
-    from qa.evaluation import load_squad, read_questions, squad_to_corpus
+    from qa.training.evaluate import load_squad, read_questions, squad_to_corpus
+    from qa.training.tune import sample_questions, tuning_split
 
-    xquad_rows = squad_to_corpus(XQUAD, work / "xquad")
+    xquad_rows = [asdict(r) for r in squad_to_corpus(XQUAD, work / "xquad")]
     sample = random.Random(0).sample(xquad_rows, 300)
     rng = random.Random(13)
     pairs = near_misses(load_squad(XQUAD), rng)
@@ -62,8 +61,8 @@ def question_sets(work: Path) -> dict[str, tuple[Path, list[dict[str, Any]]]]:
     articles = tuning_split()
     (work / "tuning.json").write_text(json.dumps({"data": articles}), encoding="utf-8")
     squad_to_corpus(work / "tuning.json", work / "tuning")
-    tuning = sample_questions(articles, 400)
-    seed = [{**r, "answerable": r.get("answerable", bool(r["answers"]))} for r in read_questions(SEED_QUESTIONS)]
+    tuning = [asdict(r) for r in sample_questions(articles, 400)]
+    seed = [asdict(r) for r in read_questions(SEED_QUESTIONS)]
     return {"xquad": (work / "xquad", sample), "near miss": (work / "xquad", near),
             "tuning": (work / "tuning", tuning), "seed": (ROOT / "corpus", seed)}
 
@@ -85,7 +84,7 @@ def served(cands: list[dict[str, Any]], threshold: float, check: bool) -> str | 
 
 
 def sweep(rows: list[dict[str, Any]], thresholds: list[float], check: bool) -> list[dict[str, float]]:
-    from qa.metrics import best_scores
+    from qa.training.metrics import best_scores
 
     out = []
     for t in thresholds:
@@ -96,26 +95,12 @@ def sweep(rows: list[dict[str, Any]], thresholds: list[float], check: bool) -> l
     return out
 
 
-def store_threshold(reader: Path, threshold: float, why: str) -> None:
-    marker = reader / "qa_reader.json"
-    info = json.loads(marker.read_text(encoding="utf-8"))
-    info["null_threshold"] = {"value": threshold, "chosen_on": why or "bench/null_sweep.py"}
-    marker.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    print(f"null threshold {threshold:+g} stored in {marker}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readers", default="qa/models/reader")
     ap.add_argument("--thresholds", default="-4,-3,-2.5,-2,-1.5,-1,-0.5,0,0.5,1,2")
     ap.add_argument("--rows", help="write every question's candidates as JSON here")
-    ap.add_argument("--store", type=float, help="record this null threshold in each reader's qa_reader.json")
-    ap.add_argument("--why", default="", help="with --store: what it was chosen on")
     args = ap.parse_args()
-    if args.store is not None:
-        for reader in args.readers.split(","):
-            store_threshold(Path(reader), args.store, args.why)
-        return
 
     from qa.config import Settings
     from qa.pipeline import Pipeline

@@ -43,7 +43,7 @@ class Recorder:
 
 def calibration_error(answers: list[tuple[float, str | None, str]], golds: dict[str, list[str]]) -> float:
     """Expected calibration error (percentage points) of the answered questions' scores."""
-    from qa.metrics import best_scores
+    from qa.training.metrics import best_scores
 
     rows = [(score, best_scores(text, golds[q])[1] >= 0.5) for score, text, q in answers if text is not None]
     bins: dict[int, list[tuple[float, bool]]] = {}
@@ -53,17 +53,17 @@ def calibration_error(answers: list[tuple[float, str | None, str]], golds: dict[
     return round(100 * gap / max(1, len(rows)), 1)
 
 
-def open_domain(rows: list[dict[str, Any]], corpus: Path, work: Path) -> dict[str, dict[str, Any]]:
+def open_domain(rows: list[Any], corpus: Path, work: Path) -> dict[str, dict[str, Any]]:
     from qa.config import Settings
-    from qa.evaluation import evaluate_questions
+    from qa.training.evaluate import evaluate_questions
     from qa.pipeline import Pipeline
 
-    golds = {r["question"]: r["answers"] if r.get("answerable", bool(r["answers"])) else [] for r in rows}
+    golds = {r.question: r.golds for r in rows}
     out = {}
     for name, overrides in MODES.items():
         settings = Settings.load(corpus_dir=corpus, index_dir=work / "index", **overrides)
         pipe = Recorder(Pipeline(settings, log=lambda m: None))
-        result = evaluate_questions(pipe, rows)
+        result = evaluate_questions(pipe, rows).to_dict()
         out[name] = {k: result[k] for k in ("has_ans_em", "has_ans_f1", "no_ans_acc", "overall_f1",
                                              "retrieval_recall_at_k", "latency_ms_p50")}
         out[name]["calibration_error"] = calibration_error(pipe.answers, golds)
@@ -75,14 +75,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--skip-reader", action="store_true", help="leave out the gold-paragraph evaluation")
     args = ap.parse_args()
-    from qa.evaluation import evaluate_reader, read_questions, squad_to_corpus
-    from qa.reader import Reader
+    from qa.training.evaluate import evaluate_reader, read_questions, squad_to_corpus
+    from qa.reading.reader import Reader
 
     xquad = ROOT / "bench/data/xquad-dev.json"
     report: dict[str, Any] = {}
     if not args.skip_reader:
         for precision in ("fp32", "auto"):
-            r = evaluate_reader(Reader(precision=precision), xquad)
+            r = evaluate_reader(Reader(precision=precision), xquad).to_dict()
             report[f"gold paragraph, {precision} ({Reader(precision=precision).precision})"] = {
                 k: r[k] for k in ("em", "f1", "calibration")} | {"at_threshold_0": r["by_null_threshold"]["0.0"]}
     work = Path(tempfile.mkdtemp())

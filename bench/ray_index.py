@@ -44,13 +44,13 @@ def build(corpus: Path, index: Path, address: str | None, replicas: int | None) 
     t0 = time.perf_counter()
     embedder = None
     if address:
-        from qa.cluster.indexing import RayEmbedder
+        from qa.cluster.index_workers import RayEmbedder
 
         embedder = RayEmbedder(settings.embedding_model, address, replicas, log=lambda m: None)
         embedder.worker_pids()  # wait until every replica has loaded its model
     pipe = Pipeline(settings, log=lambda m: None, embedder=embedder)
     if address:
-        from qa.cluster.indexing import RayReadAhead
+        from qa.cluster.index_workers import RayReadAhead
 
         pipe.indexer.read_ahead = RayReadAhead(embedder, pipe.indexer.chunker, settings.max_article_bytes,
                                                log=lambda m: None)

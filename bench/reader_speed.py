@@ -20,8 +20,8 @@ REPEATS = 20
 
 
 def passages(tokenizer) -> list[str]:
-    from qa.chunking import Chunker
-    from qa.corpus import read_corpus
+    from qa.ingest.chunking import Chunker
+    from qa.ingest.files import read_corpus
 
     chunker = Chunker(tokenizer, 200, 40)
     out = [p.text for a in read_corpus(ROOT / "corpus").articles for p in chunker.split(a)]
@@ -59,7 +59,7 @@ def main() -> None:
     import torch
 
     from qa.config import Settings
-    from qa.reader import Reader
+    from qa.reading.reader import Reader
 
     reader = Reader(Settings().reader_model)
     tokenizer, model = reader.load()

@@ -32,7 +32,7 @@ def main() -> None:
 
     from index_build import paragraphs, write_corpus
     from qa.config import Settings
-    from qa.evaluation import evaluate_questions, squad_to_corpus
+    from qa.training.evaluate import evaluate_questions, squad_to_corpus
     from qa.pipeline import Pipeline
 
     work = Path(tempfile.mkdtemp(prefix="qa-retrieval-"))
@@ -50,7 +50,7 @@ def main() -> None:
             report = pipe.build_index()
             print(f"{label}: {report.articles_total:,} articles, {report.passages_total:,} passages "
                   f"({report.index_type}); built in {time.perf_counter() - t:.0f}s", flush=True)
-            r = evaluate_questions(pipe, rows, progress=False)
+            r = evaluate_questions(pipe, rows, progress=False).to_dict()
             results[label] = {k: r[k] for k in ("has_ans_em", "has_ans_f1", "retrieval_recall_at_k", "retrieval_mrr",
                                                  "latency_ms_p50")}
             print(f"  {json.dumps(results[label])}", flush=True)

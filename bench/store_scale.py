@@ -60,14 +60,14 @@ def build(folder: Path, n: int, data: Path) -> dict:
     import numpy as np
 
     from index_build import paragraphs
-    from qa.chunking import Chunker
+    from qa.ingest.chunking import Chunker
     from qa.config import Settings
-    from qa.corpus import content_hash, read_corpus, text_digest
-    from qa.embedding import Embedder
-    from qa.reader_model import load_tokenizer
+    from qa.ingest.files import content_hash, read_corpus, text_digest
+    from qa.retrieval.embedding import Embedder
+    from qa.reading.weights import load_tokenizer
     from qa.store import ArticleRow, MergePolicy, Store
     from qa.store.compaction import merge, plan_merge
-    from qa.types import Article
+    from qa.records import Article
 
     s = Settings()
     store = Store(folder)
@@ -87,7 +87,7 @@ def build(folder: Path, n: int, data: Path) -> dict:
                 first = w.allocate_ids(len(pieces))
                 for i, p in enumerate(pieces):
                     p.id = first + i
-                w.set_source(f"{aid}.txt", len(text), 0)
+                w.files.record(f"{aid}.txt", len(text), 0)
                 rows.append((ArticleRow(aid, f"{aid}.txt", title, None, None, f"h{aid}"), f"d{aid}"))
                 passages.extend(pieces)
             done += len(passages)
@@ -101,7 +101,7 @@ def build(folder: Path, n: int, data: Path) -> dict:
             first = w.allocate_ids(len(pieces))
             for i, p in enumerate(pieces):
                 p.id = first + i
-            w.set_source(Path(article.path).name, 1, 0)
+            w.files.record(Path(article.path).name, 1, 0)
             w.add_articles([(ArticleRow(article.id, Path(article.path).name, article.title, None, None,
                                         content_hash(article)), text_digest(article))],
                            pieces, embedder.encode([f"{p.title}\n{p.text}" for p in pieces]))

@@ -13,12 +13,12 @@ from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["ask", "build_index", "get_pipeline", "Pipeline", "Settings", "Answer", "Article", "Passage",
-           "Reader", "QuestionError"]
+           "Reader", "BuildReport", "QAError", "QuestionError"]
 
 _LAZY = {
     "ask": "qa.pipeline", "build_index": "qa.pipeline", "get_pipeline": "qa.pipeline",
     "Pipeline": "qa.pipeline", "QuestionError": "qa.pipeline", "Settings": "qa.config",
-    "Answer": "qa.types", "Article": "qa.types", "Passage": "qa.types", "Reader": "qa.reader",
+    "Answer": "qa.records", "Article": "qa.records", "Passage": "qa.records", "Reader": "qa.reading.reader",
 }
 
 

@@ -1,4 +1,6 @@
-"""One Settings object: defaults, overridden by environment variables, overridden by arguments."""
+"""One Settings object: defaults, overridden by environment variables, overridden by arguments; every
+value is checked when the settings load (its type, its range, or one of its fixed choices), so a bad one
+fails at start-up with the setting, its environment variable and what it may be."""
 
 from __future__ import annotations
 
@@ -7,9 +9,33 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from qa.errors import SettingsError
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_READER = str(PACKAGE_DIR / "models" / "reader")
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+
+# The fixed choices of some settings; the code that acts on each dispatches on these same tables.
+READ_MODES = ("adaptive", "full")  # qa.reading.adaptive
+PRECISIONS = ("auto", "fp32", "bf16")  # qa.reading.reader
+EVIDENCE_CHECKS = ("names", "off")  # qa.reading.evidence
+VECTOR_STORAGE = {"float32": "Flat", "sq8": "SQ8"}  # `index_vectors` -> the FAISS codec (qa.store.segments)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "read_mode": READ_MODES,
+    "reader_precision": PRECISIONS,
+    "evidence_check": EVIDENCE_CHECKS,
+    "index_vectors": ("", *VECTOR_STORAGE),  # "": keep what the store was built with
+}
+# The smallest value each numeric setting may take (None: no bound); the few with an upper bound are checked
+# in Settings.check.
+MINIMUM: dict[str, float] = {
+    "passage_tokens": 16, "passage_overlap": 0, "top_k": 1, "rrf_k": 0, "candidates": 1, "flat_max_passages": 1,
+    "ivf_nprobe": 1, "index_shards": 0, "commit_passages": 1, "max_delta_segments": 1, "delta_share": 0,
+    "tombstone_share": 0, "watch_seconds": 0.01, "watch_full_seconds": 0.01, "reader_max_length": 32,
+    "reader_stride": 1, "max_answer_tokens": 1, "max_question_chars": 1, "max_article_bytes": 1,
+    "asks_per_minute": 1, "ask_backlog": 0, "upload_files_per_request": 1, "uploads_per_minute": 1,
+    "login_failures_per_minute": 1, "read_first": 1, "read_confidence": 0,
+}
 
 # Environment variable -> settings field.
 ENV = {
@@ -50,7 +76,7 @@ class Settings:
     candidates: int = 50  # how deep each retriever (dense, BM25) looks before fusion
     flat_max_passages: int = 50_000  # above this the base segment switches from exact (Flat) to IVF
     # Lists an IVF search probes: 128 of the first IVF base's 1,024 finds the own paragraph of a question in the
-    # top 5 for 74.4 % of real questions against 75.1 % exact, 32 for 72.2 % (bench/pq_recall.py --lists 1024).
+    # top 5 for 74.4 % of real questions against 75.1 % exact, 32 for 72.2 % (research/pq_recall.py --lists 1024).
     ivf_nprobe: int = 128
     # The base segment in this many parts, searched apart on a cluster (`qa serve --ray`); 0 keeps what the
     # store was built with (1 for a new store). Recorded in the store when given. See qa.store.compaction.
@@ -86,10 +112,10 @@ class Settings:
     read_mode: str = "adaptive"
     read_first: int = 2
     read_confidence: float = 0.8
-    # "auto": bfloat16 weights on CPUs with AMX, else fp32; or "fp32" / "bf16". See qa.reader.
+    # "auto": bfloat16 weights on CPUs with AMX, else fp32; or "fp32" / "bf16". See qa.reading.reader.
     reader_precision: str = "auto"
     # "names": an answer whose article (text or title) never mentions a name or number of the question is withdrawn
-    # (see qa.evidence); "off": answers stand on the reader's score alone.
+    # (see qa.reading.evidence); "off": answers stand on the reader's score alone.
     evidence_check: str = "names"
 
     @classmethod
@@ -103,8 +129,39 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(values) - set(types)
         if unknown:
-            raise TypeError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return replace(cls(), **{k: _coerce(k, types[k], v) for k, v in values.items()})
+            raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}; "
+                                f"the settings are {', '.join(sorted(types))}")
+        settings = replace(cls(), **{k: _coerce(k, types[k], v) for k, v in values.items()})
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise SettingsError for the first value out of its range or choices."""
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                shown = ", ".join(repr(c) if not c else c for c in choices)
+                raise SettingsError(f"bad value {getattr(self, name)!r} for setting {_where(name)}: "
+                                    f"use one of {shown}")
+        for name, least in MINIMUM.items():
+            if getattr(self, name) < least:
+                raise SettingsError(f"bad value {getattr(self, name)!r} for setting {_where(name)}: "
+                                    f"must be {least:g} or more")
+        if self.passage_overlap >= self.passage_tokens // 2:
+            raise SettingsError(f"passage_overlap ({self.passage_overlap}) must be under half of passage_tokens "
+                                f"({self.passage_tokens})")
+        if self.read_confidence > 1:
+            raise SettingsError(f"bad value {self.read_confidence!r} for setting read_confidence: "
+                                f"a score from 0 to 1")
+
+
+def env_var(name: str) -> str | None:
+    """The environment variable of a setting, if it has one."""
+    return next((var for var, field in ENV.items() if field == name), None)
+
+
+def _where(name: str) -> str:
+    var = env_var(name)
+    return f"{name} ({var})" if var else name
 
 
 def _coerce(name: str, type_name: Any, value: Any) -> Any:
@@ -116,8 +173,8 @@ def _coerce(name: str, type_name: Any, value: Any) -> Any:
             return int(value)
         if kind in ("float", "float | None"):
             return float(value)
-    except ValueError:
-        var = next((v for v, field in ENV.items() if field == name), None)
+    except (TypeError, ValueError):
+        var = env_var(name)
         where = f"{name} ({var})" if var and os.environ.get(var) == value else name
-        raise ValueError(f"bad value {value!r} for setting {where}: expected {kind.split(' ')[0]}") from None
+        raise SettingsError(f"bad value {value!r} for setting {where}: expected {kind.split(' ')[0]}") from None
     return str(value) if kind == "str" else value

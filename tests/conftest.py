@@ -1,4 +1,5 @@
-"""Shared fixtures: the real models, loaded once per test session, and a seed corpus in a temp folder."""
+"""Shared fixtures and helpers of every tier: the real models (loaded once per test session, and only by the
+tests that ask for them), a seed corpus in a temp folder, the chat app in a subprocess, made-up articles."""
 
 from __future__ import annotations
 
@@ -19,12 +20,29 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"
 SEED_QUESTION = "What do major non-NATO allies receive?"
 CNN_ARTICLE = "biden-designates-colombia-major-non-nato-ally"
+SEED_ANSWER = "material and supply loans"
+
+
+LIBRARY = ("Harbour city opens a floating library\n\nThe city of Valmora opened a floating library on a "
+           "converted ferry on Monday. The library is run by the novelist Teresa Quintela and holds 12,000 "
+           "books.\n")
+
+
+def _name(i: int) -> str:
+    """A distinct made-up word per number (digits spelled as syllables), so every article is unique."""
+    return "".join(["ka", "lo", "mi", "ren", "tu", "sa", "vor", "del", "pa", "zim"][int(d)] for d in str(i)).title()
+
+
+def _article(i: int) -> str:
+    return (f"{_name(i)}ford elects a new mayor\n\nVoters in the town of {_name(i)}ford elected the engineer "
+            f"Mara {_name(i)}son as mayor on Sunday. She promised {i + 3} new bridges and a free ferry to "
+            f"the island of Osk. Turnout was {40 + i % 50} percent, the election office said.\n")
 
 
 @pytest.fixture(scope="session")
 def embedder():
     from qa.config import DEFAULT_EMBEDDER
-    from qa.embedding import Embedder
+    from qa.retrieval.embedding import Embedder
 
     return Embedder(DEFAULT_EMBEDDER)
 
@@ -32,15 +50,19 @@ def embedder():
 @pytest.fixture(scope="session")
 def reader():
     from qa.config import Settings
-    from qa.reader import Reader
+    from qa.reading.reader import Reader
 
     s = Settings()
     return Reader(s.reader_model, null_threshold=s.null_threshold)
 
 
 @pytest.fixture(scope="session")
-def tokenizer(reader):
-    return reader.tokenizer
+def tokenizer():
+    """The reader's tokenizer alone (no model weights loaded)."""
+    from qa.config import DEFAULT_READER
+    from qa.reading.weights import load_tokenizer
+
+    return load_tokenizer(DEFAULT_READER)
 
 
 @pytest.fixture
@@ -108,3 +130,11 @@ def server(tmp_path: Path):
     """The chat app on loopback in local mode (editing on the chat page), over a copy of the seed corpus."""
     with running_app(tmp_path) as running:
         yield running
+
+
+def pytest_collection_modifyitems(config, items):
+    """The unit tier loads no model: a unit test asking for one fails at once (rather than slowly passing)."""
+    heavy = {"embedder", "reader", "make_pipeline", "server"}
+    for item in items:
+        if "tests/unit/" in str(item.fspath) and heavy & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid} is in tests/unit but uses a model or a server")

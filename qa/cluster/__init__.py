@@ -1,4 +1,4 @@
-"""qa on a Ray cluster (`pip install 'qa[cluster]'`): indexing (qa.cluster.indexing: `qa index --ray`)
+"""qa on a Ray cluster (`pip install 'qa[cluster]'`): indexing (qa.cluster.index_workers: `qa index --ray`)
 and serving (qa.cluster.serving: `qa serve --ray`). This module connects to a cluster, or starts a
 one-machine one for trying it out, tests and benchmarks.
 """
@@ -15,12 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from qa.errors import QAError
-
-
-class ClusterError(QAError):
-    """The Ray cluster cannot be used (ray missing, cluster unreachable)."""
-
+from qa.errors import ClusterError
 
 def connect(address: str) -> Any:
     """The `ray` module, connected to the cluster at `address` (once per process)."""

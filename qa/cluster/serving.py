@@ -13,7 +13,7 @@ The deployments of the application "qa":
   replica searches the vectors itself.
 
 The chat started by `qa serve --ray` (and `ask()` in that process) reads through the same `Reader`
-replicas: `RemoteReader` stands in for `qa.reader.Reader`, so every step before and after reading is
+replicas: `RemoteReader` stands in for `qa.reading.reader.Reader`, so every step before and after reading is
 the single-process code, and the answers are the same; with shards, it searches through the same
 `Shard` deployments (tested: the same answers as one process).
 """
@@ -24,10 +24,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from qa.cluster import ClusterError, connect
+from qa.cluster import connect
+from qa.errors import ClusterError, UsageError
 from qa.cluster.shards import ShardReplica
 from qa.config import Settings
-from qa.types import Passage, Span
+from qa.records import Passage, Span
 
 APP = "qa"
 
@@ -36,12 +37,9 @@ class ReaderReplica:
     """A `Reader` deployment replica: loads the reader once, reads passages for a question."""
 
     def __init__(self, settings: Settings) -> None:
-        from qa.reader import Reader
+        from qa.reading.reader import Reader
 
-        s = settings
-        self.reader = Reader(s.reader_model, max_length=s.reader_max_length, stride=s.reader_stride,
-                             max_answer_tokens=s.max_answer_tokens, null_threshold=s.null_threshold,
-                             precision=s.reader_precision)
+        self.reader = Reader.from_settings(settings)
         self.reader.load()
 
     def read(self, question: str, passages: list[Passage | str]) -> list[Span]:
@@ -49,7 +47,7 @@ class ReaderReplica:
 
 
 class RemoteReader:
-    """Stands in for `qa.reader.Reader` (`read`, `load`, `top_n`): reads on the `Reader` deployment."""
+    """Stands in for `qa.reading.reader.Reader` (`read`, `load`, `top_n`): reads on the `Reader` deployment."""
 
     def __init__(self, handle: Any, top_n: int = 20) -> None:
         self.handle = handle
@@ -96,7 +94,7 @@ class AskIngress:
     async def __call__(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
 
-        from qa.pipeline import QuestionError
+        from qa.errors import QuestionError
 
         if request.url.path.rstrip("/") != "/ask" or request.method != "POST":
             return JSONResponse({"error": "POST /ask with {\"question\": ..., \"history\": [...]}"}, status_code=404)
@@ -123,7 +121,7 @@ def deploy(settings: Settings, address: str, http_host: str = "127.0.0.1", http_
     `shards` > 0 splits the vector search over that many `Shard` deployments of `shard_cpus` CPUs each.
     Serve keeps the HTTP host and port it was first started with on a cluster (until `serve shutdown`)."""
     if shards < 0:
-        raise ValueError(f"the number of shards must be 0 (none) or more, not {shards}")
+        raise UsageError(f"the number of shards must be 0 (none) or more, not {shards}")
     ray = connect(address)
     try:
         from ray import serve

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from qa.cluster import ClusterError
+from qa.errors import ClusterError
 from qa.store import Snapshot
 from qa.store import segments as seg
 from qa.store.schema import SegmentRow
@@ -151,7 +151,7 @@ class ShardedSearch:
 
     def __init__(self, handles: Sequence[Any], segments_dir: Path, wait_s: float = 60.0) -> None:
         if not handles:
-            raise ValueError("a sharded search needs at least one shard")
+            raise ClusterError("a sharded search needs at least one shard")
         self.handles = list(handles)
         self.segments_dir = Path(segments_dir)
         self._locks = [threading.Lock() for _ in self.handles]  # one sync at a time per shard

@@ -13,11 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import sys
+
 import numpy as np
 
-from qa.store import faults
 from qa.store import segments as seg
 from qa.store.schema import SegmentRow
+from qa.store.writer import STEP
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def merge(writer: Any, plan: Merge, policy: MergePolicy, log: Callable[[str], No
         keep = ~np.isin(ids, hidden)
         ids_parts.append(ids[keep])
         vec_parts.append(vectors[keep])
-    faults.step("during-compaction")
+    sys.audit(STEP, "during-compaction")
     ids = np.concatenate(ids_parts)
     vectors = np.concatenate(vec_parts)
     # A passage's vector sits in exactly one live segment, so the tombstones of merged ids can go.

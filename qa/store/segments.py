@@ -7,7 +7,7 @@ Kinds: "Flat" (exact; every delta segment, and the base while the archive is sma
 moved more than a factor of 2 away from the trained one, so one add or delete at a boundary never re-trains).
 The codec is how an IVF base stores its vectors: "Flat" (float32, 1,536 bytes a vector) or "SQ8" (one
 byte per dimension, 384 bytes: a quarter of the memory, recall@5 0.950 against 0.954 on real vectors,
-bench/pq_recall.py). SQ8 codes the vectors themselves, not their residuals from the list centroids (the
+research/pq_recall.py). SQ8 codes the vectors themselves, not their residuals from the list centroids (the
 same recall on real vectors), so a vector decoded and coded again by the same trained quantizer gets the
 same bytes: merges that keep the lists lose nothing more; a re-trained base is trained on decoded vectors.
 """
@@ -28,8 +28,6 @@ from qa.errors import StoreError
 REBUILD = "rebuild with `qa index --rebuild`"
 
 
-# What `qa index --vectors` names -> the codec of an IVF base's kind string.
-VECTOR_CODECS = {"float32": "Flat", "sq8": "SQ8"}
 
 
 def ideal_kind(n: int, flat_max: int, codec: str = "Flat") -> str:

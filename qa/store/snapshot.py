@@ -18,7 +18,7 @@ from qa.store import segments as seg
 from qa.store.keywords import fts_query, query_words, stems, uncommon
 from qa.store.leases import Lease
 from qa.store.schema import ArticleRow, SegmentRow, live
-from qa.types import Passage
+from qa.records import Passage
 
 PASSAGE_COLUMNS = 'p.id, a.id, a.title, p.text, p.start, p."end"'
 

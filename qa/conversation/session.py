@@ -1,0 +1,36 @@
+"""One conversation as a front-end keeps it: its last MAX_TURNS answers (what follow-up questions are read
+against), and how a reply says that the articles hold no answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+from qa.conversation.followups import MAX_TURNS
+from qa.records import Answer
+
+NOT_FOUND = "I couldn't find that in the articles."
+
+
+class Asks(Protocol):
+    """What a conversation asks through (a qa.pipeline.Pipeline)."""
+
+    def ask(self, question: str, history: Sequence[Answer | str] | None = None) -> Answer: ...
+
+
+@dataclass
+class Conversation:
+    """The earlier answers of one topic, oldest first, never more than `max_turns`."""
+
+    turns: list[Answer] = field(default_factory=list)
+    max_turns: int = MAX_TURNS
+
+    def ask(self, pipeline: Asks, question: str) -> Answer:
+        """Ask `question` as a follow-up to this topic's turns, and keep its answer as the latest turn."""
+        answer = pipeline.ask(question, history=self.turns)
+        self.turns = (self.turns + [answer])[-self.max_turns:]
+        return answer
+
+    def new_topic(self) -> None:
+        """Forget the turns: the next question is read on its own."""
+        self.turns = []

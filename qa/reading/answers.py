@@ -1,0 +1,57 @@
+"""The Answer from the reader's spans: spans with the same normalised text merged (the best-scored
+occurrence kept, the others become alternatives), each placed in its whole article with the sentence
+around it. The reader already dropped spans that do not beat the null score, so no span means "no
+answer"."""
+
+from __future__ import annotations
+
+import re
+import string
+
+from qa.ingest.chunking import sentence_spans
+from qa.records import Answer, RetrievedPassage, Span
+from qa.store import ArticleRow
+
+MAX_ALTERNATIVES = 5
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCT = set(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's official answer normalisation: lower case, punctuation and articles (a, an, the) dropped,
+    white space collapsed."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def build_answer(question: str, hits: list[RetrievedPassage], spans: list[Span],
+                 articles: dict[str, ArticleRow]) -> Answer:
+    """The answer to `question` from the spans (best first) read in `hits`, with up to MAX_ALTERNATIVES
+    other candidates; `articles` (by id) give each answer's URL and date."""
+    merged: dict[str, Span] = {}
+    for span in spans:  # spans come best first
+        merged.setdefault(normalize_answer(span.text) or span.text.strip(), span)
+    candidates = [located(question, span, hits, articles) for span in merged.values()]
+    if not candidates:
+        return Answer(question=question, text=None, score=0.0, passages=hits)
+    best = candidates[0]
+    best.alternatives = candidates[1 : 1 + MAX_ALTERNATIVES]
+    best.passages = hits
+    return best
+
+
+def located(question: str, span: Span, hits: list[RetrievedPassage], articles: dict[str, ArticleRow]) -> Answer:
+    """An Answer for one span, with offsets in the whole article and the sentence around it."""
+    passage = hits[span.passage_index].passage
+    c0, c1 = span.start, span.end
+    for s, e in sentence_spans(passage.text):
+        if s <= span.start < e:
+            c0 = s
+        if s < span.end <= e:
+            c1 = e
+            break
+    meta = articles.get(passage.article_id)
+    return Answer(question=question, text=span.text, score=span.score, article=passage.article_id,
+                  title=passage.title, start=passage.start + span.start, end=passage.start + span.end,
+                  context=passage.text[c0:c1], context_start=passage.start + c0,
+                  url=meta.url if meta else None, date=meta.date if meta else None)

@@ -1,0 +1,81 @@
+"""The plain records that flow through the pipeline: Article -> Passage -> RetrievedPassage -> Span -> Answer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Article:
+    """One source document. `text` is what all character offsets refer to."""
+
+    id: str
+    title: str
+    text: str
+    path: str = ""
+    url: str | None = None
+    date: str | None = None
+
+
+@dataclass
+class Passage:
+    """A slice `article.text[start:end]` of an article, small enough for the reader's window."""
+
+    id: int
+    article_id: str
+    title: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class RetrievedPassage:
+    """A passage with its retrieval score (reciprocal-rank fusion of dense and BM25 ranks)."""
+
+    passage: Passage
+    score: float
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+
+@dataclass
+class Span:
+    """A candidate answer from the reader; offsets are into `passages[passage_index]`.
+    `margin` is how far its start+end logits beat the window's null (CLS) logits; `score` is the
+    calibrated probability that the span is a right answer (a logistic function of the margin plus the
+    span's log-probability inside its window; see qa.reading.reader)."""
+
+    text: str
+    score: float
+    passage_index: int
+    start: int
+    end: int
+    margin: float = 0.0
+
+
+@dataclass
+class Answer:
+    """The reply to a question. `text` is None when the articles do not answer it."""
+
+    question: str
+    text: str | None
+    score: float
+    article: str | None = None
+    title: str | None = None
+    start: int | None = None
+    end: int | None = None
+    context: str | None = None
+    context_start: int | None = None  # offset of `context` in the article, to place the answer in it
+    url: str | None = None
+    date: str | None = None
+    alternatives: list[Answer] = field(default_factory=list)
+    passages: list[RetrievedPassage] = field(default_factory=list)
+    # the question as understood: a follow-up rewritten from the conversation, else `question` itself
+    resolved_question: str | None = None
+    # seconds spent in each step of ask(): refresh (the snapshot), embed, search, read, aggregate
+    timings: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
