@@ -49,10 +49,10 @@ def main() -> None:
     for _ in range(5):
         for q in QUESTIONS:
             t = time.perf_counter()
-            pipe.ask(q)
+            answer = pipe.ask(q)
             totals.append(time.perf_counter() - t)
             for k in parts:
-                parts[k].append(pipe.timings[k])
+                parts[k].append(answer.timings[k])
     q = statistics.quantiles(totals, n=20)
     print(f"ask() warm latency over {len(totals)} questions, top-{settings.top_k}: "
           f"p50 {1000 * statistics.median(totals):.0f} ms, p95 {1000 * q[18]:.0f} ms")

@@ -39,10 +39,13 @@ def load(split: str) -> list[dict[str, Any]]:
 
 def read_with(pipe: Any, asked: str, reader_question: str, search_query: str) -> Any:
     """ask()'s retrieve-and-read steps with a given reader question and search query."""
+    from qa.reading.answers import build_answer
+
+    pipe.ensure_index()
     retriever = pipe.retriever()
     hits = retriever.run(search_query, pipe.settings.top_k)
     spans = pipe.supported(reader_question, hits, pipe.read(reader_question, hits), retriever)
-    answer = pipe.aggregate(asked, hits, spans, retriever.articles(hits))
+    answer = build_answer(asked, hits, spans, retriever.articles(hits))
     answer.resolved_question = reader_question
     return answer
 

@@ -117,7 +117,7 @@ def main() -> None:
                 settings = Settings.load(corpus_dir=corpus, index_dir=index, reader_model=reader,
                                          read_mode="full", null_threshold=float("-inf"))
                 pipe = Pipeline(settings, log=lambda m: None)
-                pipe.retriever()
+                pipe.ensure_index()
                 answered = [{**r, "candidates": candidates(pipe, r["question"])} for r in rows]
                 dumped[reader][name] = answered
                 print(f"\n== {reader}: {name} ({sum(r['answerable'] for r in rows)} answerable, "

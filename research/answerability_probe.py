@@ -15,6 +15,8 @@ null position's start/end log-probabilities). Data:
 A logistic head (and a small MLP) is fitted on articles 60 and up and scored on articles 10-59. Printed:
 AUC, and of the adversarial questions the reader answers (a span beats the null score), the share the
 head turns away at the thresholds that turn away 1-8 % of the XQuAD questions the reader answers.
+
+A finished study; its findings: research/FINDINGS.md, "The reader: an answerability probe, and runs 5 to 6d".
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ asks one seed question (tests/data/seed_questions.jsonl) while the others wait, 
 for the cores and all see the same load from anything else on the machine. Prints per-variant p50/p95,
 the p50 ratio against v0.1 (and the median of per-question ratios, which is less sensitive to load
 that comes and goes), and how many answers differ from v0.1's.
+
+A finished study; its findings: bench/RESULTS.md, "Reading faster".
 """
 
 from __future__ import annotations

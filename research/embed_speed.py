@@ -6,6 +6,8 @@ Texts: the XQuAD paragraphs (205 distinct, real, varied lengths). Reports passag
 tokens/s of `Embedder.encode`, the padding it carries (sentence-transformers sorts texts by length
 before cutting batches, so each batch is padded only to its own longest text), and the achieved
 GFLOP/s on real tokens against a same-run fp32 GEMM of the feed-forward shape.
+
+A finished study; its findings: bench/RESULTS.md, "Reading faster" (the embedder against the fp32 peak).
 """
 
 from __future__ import annotations

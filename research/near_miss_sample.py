@@ -8,6 +8,8 @@ swapped for one of the same kind that the article never mentions) and prints the
 the question it was made from, that question's answer and the answer's sentence. Whether each is truly
 unanswerable from its paragraph is for the reader of the printout to judge (bench/RESULTS.md has the
 counts).
+
+A finished study; its findings: research/FINDINGS.md, "The reader: an answerability probe, and runs 5 to 6d" (the training near misses read by hand).
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ vector (code + id; and the file: the serialized index over the count, centroids 
 the question's own paragraph is in the top 5 (dense search alone), and the single-query latency p50.
 At this size the neighbours are sparser than in a 10M archive; the recall lost to compression is a
 property of the codes, the one to IVF's probing grows with the archive (bench/scale.py measures that).
+
+A finished study; its findings: research/FINDINGS.md, "Vectors: compressed against exact, and the store's base in SQ8".
 """
 
 from __future__ import annotations

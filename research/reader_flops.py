@@ -8,6 +8,8 @@ the padded batch: Q/K/V/output projections, feed-forward, attention scores and m
 Peaks: a plain GEMM of the feed-forward shape (tokens x hidden @ hidden x 4 hidden) in fp32, bf16 and
 int8 (torch._int_mm, int32 accumulation), same threads. Also times the reader with torch's dynamic
 int8 quantisation of its linear layers, to show whether int8 pays here. Medians of 20.
+
+A finished study; its findings: bench/RESULTS.md, "Reading faster".
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ per codec. Printed per codec: the base file's bytes per vector, the memory a non
 fresh process, and, per nprobe, recall@5 of exact search, how often the question's own paragraph is in
 the top 5 (dense search alone), and the single-query p50 of `Snapshot.search_vectors` (tombstone filter
 and all).
+
+A finished study; its findings: research/FINDINGS.md, "Vectors: compressed against exact, and the store's base in SQ8".
 """
 
 from __future__ import annotations
@@ -87,7 +89,6 @@ def main() -> None:
     args = ap.parse_args()
 
     import faiss
-    import numpy as np
 
     from pq_recall import embedded, sample
 

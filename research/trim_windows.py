@@ -8,6 +8,8 @@ Three question sets, open-domain through ask() with the default settings: 300 XQ
 quality gate does not use (tuning), the gate's 300 (`qa eval bench/data/xquad-dev.json --limit 300`) and
 the seed set (tests/data/seed_questions.jsonl, news). Printed per fraction: HasAns F1 / EM, no-answer
 accuracy, characters the reader read, and the ask() p50.
+
+A finished study; its findings: research/FINDINGS.md, "Reading only some sentences, and the question's embedding".
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def main() -> None:
     for fraction in fractions:
         for name, (rows, corpus, index) in sets.items():
             pipeline = Pipeline(Settings.load(corpus_dir=corpus, index_dir=index), log=lambda m: None)
-            pipeline.retriever()
+            pipeline.ensure_index()
             current[0] = fraction
             read_chars.clear()
             t = time.perf_counter()

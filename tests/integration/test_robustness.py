@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import LIBRARY, ROOT, SEED_ANSWER, SEED_QUESTION, _article
+from conftest import LIBRARY, ROOT, _article
 from qa.store import Store
 from qa.errors import QuestionError
 from qa.records import Answer

@@ -5,7 +5,6 @@ The results are checked against the snapshot's own search. (tests/test_cluster.p
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
