@@ -41,6 +41,19 @@ class StoreError(QAError, RuntimeError):
     """The index store is missing, unreadable, damaged or of an unknown format."""
 
 
+class IndexDamaged(StoreError):
+    """The index's database or a segment file is damaged: `qa index` moves it aside and rebuilds it."""
+
+
+class DiskFullError(QAError, OSError):
+    """The disk holding a folder qa writes to is full; the message says which folder and about how much
+    the step needed. Nothing committed is lost: free space and run the step again."""
+
+
+class ReadOnlyError(QAError, OSError):
+    """A folder qa must write to is read-only (or not writable by this user); reading still works."""
+
+
 class ModelError(QAError, RuntimeError):
     """A model (the embedder or the reader) cannot be loaded; the message names the path and the cause."""
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from qa.config import Settings
 from qa.conversation.followups import resolve
-from qa.errors import NotFoundError, QuestionError, StoreError
+from qa.errors import IndexDamaged, NotFoundError, QuestionError, StoreError
 from qa.indexing.indexer import BuildReport, Indexer
 from qa.indexing.watcher import Watcher
 from qa.reading.adaptive import read_passages
@@ -33,6 +33,8 @@ from qa.retrieval.retriever import DenseSearch, Retriever
 from qa.store import Store
 
 SNAPSHOT_CHECK_SECONDS = 1.0  # how often ask() looks for a newer committed snapshot
+REBUILDING = ("the index was damaged and is being rebuilt from the corpus (its damaged files are kept in "
+              "index/damaged-*); ask again in a little while")
 
 
 def clean_question(question: Any, max_chars: int) -> str:
@@ -65,10 +67,12 @@ class Pipeline:
         self.reader = reader or Reader.from_settings(s)
         self.store = Store(s.index_dir, nprobe=s.ivf_nprobe)
         self.dense_search = dense_search
-        self.watcher = Watcher(s.corpus_dir, self.build_index, log, s.watch_seconds, s.watch_full_seconds)
+        self.watcher = Watcher(s.corpus_dir, self.build_index, log, s.watch_seconds, s.watch_full_seconds,
+                               index_gone=lambda: not self.store.exists())
         self._retriever: Retriever | None = None
         self._checked = 0.0
         self._lock = threading.RLock()
+        self._rebuilding: threading.Thread | None = None
 
     @functools.cached_property
     def indexer(self) -> Indexer:
@@ -88,8 +92,13 @@ class Pipeline:
         return report
 
     def ensure_index(self) -> None:
-        """Build the index when there is none yet (the first start over a corpus folder), else nothing."""
-        if self._retriever is not None or self.store.generation() > 0:
+        """Build the index when there is none (the first start over a corpus folder, or its folder was
+        deleted under a running server), else nothing. Looked at no more than once a second."""
+        if self._retriever is not None and time.monotonic() - self._checked < SNAPSHOT_CHECK_SECONDS:
+            return
+        if self._rebuilding is not None and self._rebuilding.is_alive():
+            raise StoreError(REBUILDING)
+        if self.store.generation() > 0:
             return
         with self._lock:
             if self.store.generation() > 0:
@@ -97,6 +106,10 @@ class Pipeline:
             if not self.settings.corpus_dir.is_dir():
                 raise NotFoundError(f"no index in {self.settings.index_dir} and no corpus folder "
                                     f"{self.settings.corpus_dir} to build it from")
+            if self._retriever is not None:
+                self.log(f"the index in {self.settings.index_dir} is gone (deleted?): it is built again from "
+                         f"{self.settings.corpus_dir}")
+                self._retriever = None
             self.log(f"index built: {self.build_index().summary()}")
 
     def retriever(self) -> Retriever:
@@ -130,6 +143,37 @@ class Pipeline:
         built first when there is none yet. `Answer.timings` says where the time went."""
         asked = clean_question(question, self.settings.max_question_chars)
         q = resolve(asked, history).question
+        try:
+            return self._answer(asked, q, top_k)
+        except IndexDamaged as exc:
+            self.recover(exc)
+            return self._answer(asked, q, top_k)
+
+    def recover(self, damage: IndexDamaged) -> None:
+        """A damaged index: moved aside and rebuilt from the corpus. Here and now (the question waits, as
+        for the very first build); while the pipeline watches the folder (a server), in the background,
+        the question answered meanwhile with a StoreError saying so."""
+        with self._lock:
+            self._retriever = None
+            if self._rebuilding is not None and self._rebuilding.is_alive():
+                raise StoreError(REBUILDING) from None
+            self.log(f"{damage}: moving it aside and rebuilding")
+            if self.watcher.running:
+                self._rebuilding = threading.Thread(target=self._rebuild_quietly, args=(str(damage),),
+                                                    name="qa-rebuild", daemon=True)
+                self._rebuilding.start()
+                raise StoreError(REBUILDING) from None
+            self.log(f"index rebuilt: {self.indexer.run(damaged=str(damage)).summary()}")
+            self._checked = 0.0
+
+    def _rebuild_quietly(self, damage: str) -> None:
+        try:
+            self.log(f"index rebuilt: {self.indexer.run(damaged=damage).summary()}")
+        except Exception as exc:  # noqa: BLE001 - logged; the next question tries again
+            self.log(f"rebuilding the damaged index failed: {type(exc).__name__}: {exc}")
+        self._checked = 0.0
+
+    def _answer(self, asked: str, q: str, top_k: int | None) -> Answer:
         t0 = time.perf_counter()
         self.ensure_index()
         retriever = self.retriever()

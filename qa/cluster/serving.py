@@ -94,7 +94,7 @@ class AskIngress:
     async def __call__(self, request: Any) -> Any:
         from starlette.responses import JSONResponse
 
-        from qa.errors import QuestionError
+        from qa.errors import QAError, QuestionError
 
         if request.url.path.rstrip("/") != "/ask" or request.method != "POST":
             return JSONResponse({"error": "POST /ask with {\"question\": ..., \"history\": [...]}"}, status_code=404)
@@ -110,6 +110,8 @@ class AskIngress:
             answer = await asyncio.to_thread(self.pipeline.ask, question, [str(h) for h in history])
         except QuestionError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        except QAError as exc:  # the index cannot answer now (being rebuilt, a full disk...)
+            return JSONResponse({"error": str(exc)}, status_code=503)
         return JSONResponse(answer.to_dict())
 
 

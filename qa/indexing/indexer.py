@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from qa.config import VECTOR_STORAGE, Settings
-from qa.errors import ArticleError, NotFoundError, SettingsError
+from qa.errors import ArticleError, IndexDamaged, NotFoundError, SettingsError
 from qa.indexing.plan import BuildPlan, Fingerprint, Held, decide, plan_build
 from qa.ingest.chunking import Chunker
 from qa.ingest.files import Skipped, content_hash, file_stats, read_source, text_digest
@@ -160,14 +160,24 @@ class Indexer:
         return Fingerprint(self.embedding_model, tokens, self.chunker.max_tokens, self.chunker.overlap)
 
     def run(self, rebuild: bool = False, files: list[str] | None = None, compact: bool = False,
-            log: Callable[[str], None] | None = None) -> BuildReport:
-        """Update the store (all files, or only the named ones) under the writers' lock."""
+            log: Callable[[str], None] | None = None, damaged: str | None = None) -> BuildReport:
+        """Update the store (all files, or only the named ones) under the writers' lock. A damaged index
+        (found here, or reported by a reader as `damaged`) is moved aside and rebuilt from the corpus."""
         if not self.corpus_dir.is_dir():
             raise NotFoundError(f"corpus folder not found: {self.corpus_dir}")
         log = log or self.log
+        if damaged is None:
+            try:
+                return self._run(rebuild, files, compact, log)
+            except IndexDamaged as exc:
+                damaged = str(exc)
+        return self._run(True, None, compact, log, set_aside=damaged)
+
+    def _run(self, rebuild: bool, files: list[str] | None, compact: bool, log: Callable[[str], None],
+             set_aside: str | None = None) -> BuildReport:
         t0 = time.perf_counter()
         report = BuildReport()
-        with self.store.writer(log, replace_unreadable=rebuild) as w:
+        with self.store.writer(log, set_aside=set_aside) as w:
             report.full_rebuild = self._rebuild_reason(w, rebuild)
             if report.full_rebuild:
                 log(f"index will be rebuilt in full: {report.full_rebuild}")
@@ -195,6 +205,8 @@ class Indexer:
 
     # --- steps --------------------------------------------------------------------------------------
     def _rebuild_reason(self, w: Writer, requested: bool) -> str | None:
+        if w.moved_aside is not None:
+            return f"the index was damaged; its files were moved to {w.moved_aside}"
         legacy = self.store.legacy_format()
         if legacy:
             return legacy
@@ -203,7 +215,7 @@ class Indexer:
             return None
         damaged = damaged_segments(self.store.segments_dir, w.live_segments())
         if damaged:
-            return f"index segment {damaged[0]} is missing or damaged"
+            raise IndexDamaged(f"index segment {damaged[0]} is missing or damaged")
         if requested:
             return "requested (--rebuild)"
         return self.fingerprint.change_from(old)

@@ -16,18 +16,25 @@ from qa.ingest.files import signature
 
 
 class Watcher:
-    """Calls `build()` whenever the corpus folder has changed since the last call."""
+    """Calls `build()` whenever the corpus folder has changed since the last call, or `index_gone()` says
+    the index is not there any more (its folder deleted under a running server)."""
 
     def __init__(self, corpus_dir: Path, build: Callable[[], Any], log: Callable[[str], None] = print,
-                 every: float = 2.0, full_every: float = 30.0) -> None:
+                 every: float = 2.0, full_every: float = 30.0,
+                 index_gone: Callable[[], bool] = lambda: False) -> None:
         self.corpus_dir = Path(corpus_dir)
         self.build = build
+        self.index_gone = index_gone
         self.log = log
         self.every = every
         self.full_every = full_every
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
 
     def start(self) -> None:
         """Start watching (once: a second call does nothing)."""
@@ -60,6 +67,9 @@ class Watcher:
                 if current is not None and current != seen:
                     seen = current
                     self._build_quietly()
+            if mtime >= 0 and self.index_gone():
+                self.log("the index is gone (its folder deleted?): building it again from the corpus")
+                self._build_quietly()
             self._stop.wait(self.every)
 
     def _build_quietly(self) -> None:

@@ -14,6 +14,7 @@ those: `lambda files: pipeline.build_index(files=files)`) so the index follows a
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import math
@@ -27,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from qa import disk
 from qa.config import Settings
 from qa.errors import ArticleError, Busy, NotAllowed, UsageError
 from qa.ingest.files import SUFFIXES, check_upload_name, read_file, slugify
@@ -234,14 +236,18 @@ class CorpusEditor:
         """Write the content to a hidden file in the corpus folder and parse it; raise ArticleError (and
         leave nothing behind) when the name or content is refused."""
         check_upload_name(name)
-        self.corpus_dir.mkdir(parents=True, exist_ok=True)
         staged = self.corpus_dir / f".upload-{secrets.token_hex(8)}{Path(name).suffix}"
         try:
+            self.corpus_dir.mkdir(parents=True, exist_ok=True)
             staged.write_bytes(data)
             return staged, read_file(staged, self.max_bytes)
         except ArticleError as exc:
             staged.unlink(missing_ok=True)
             raise ArticleError(f"refused {name!r}: {exc}") from None
+        except OSError as exc:
+            staged.unlink(missing_ok=True)
+            raise disk.translated(exc, self.corpus_dir, f"saving {name!r}", needed=len(data),
+                                  after="; nothing was added") from None
         except BaseException:
             staged.unlink(missing_ok=True)
             raise
@@ -274,10 +280,15 @@ class CorpusEditor:
         now = _now()
         item_id = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
         folder = self.trash_dir / item_id
-        folder.mkdir(parents=True)
         info = {"name": path.name, "deleted_at": now.isoformat(), "editor": editor, "reason": reason}
-        (folder / INFO).write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
-        os.rename(path, folder / path.name)
+        try:
+            folder.mkdir(parents=True)
+            (folder / INFO).write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
+        except OSError as exc:  # the file itself has not moved: nothing is lost, the half item goes
+            shutil.rmtree(folder, ignore_errors=True)
+            raise disk.translated(exc, self.trash_dir, f"moving {path.name} to the trash",
+                                  after=f"; {path.name} is still in the corpus") from None
+        os.rename(path, folder / path.name)  # one rename on the same file system: no space needed
         return TrashItem(item_id, path.name, now, editor, reason, folder / path.name)
 
     def _find(self, ref: str) -> TrashItem:
@@ -297,11 +308,21 @@ class CorpusEditor:
     def _audit(self, action: str, name: str, editor: str, **detail: str) -> None:
         record = {"time": _now().isoformat(timespec="seconds"), "editor": editor, "action": action, "file": name,
                   **detail}
-        self.audit_log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.audit_log, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        line = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        try:
+            self.audit_log.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.audit_log, "ab", buffering=0) as fh:
+                size = fh.seek(0, os.SEEK_END)
+                try:
+                    if fh.write(line) != len(line):
+                        raise OSError(errno.ENOSPC, "short write")
+                    os.fsync(fh.fileno())
+                except OSError:
+                    fh.truncate(size)  # never half a record in the log
+                    raise
+        except OSError as exc:
+            raise disk.translated(exc, self.audit_log.parent, "writing the audit log", needed=len(line),
+                                  after=f"; the {action} of {name} was made but is not in {self.audit_log}") from None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

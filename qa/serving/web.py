@@ -15,7 +15,7 @@ import gradio as gr  # at module level: Gradio reads the handlers' `gr.Request` 
 
 from qa.config import Settings
 from qa.conversation.session import NOT_FOUND, Conversation
-from qa.errors import Busy, QAError, QuestionError
+from qa.errors import Busy, QAError
 from qa.ingest.editor import Change, CorpusEditor
 from qa.ingest.files import SUFFIXES
 from qa.pipeline import Pipeline, get_pipeline
@@ -151,7 +151,7 @@ def build_app(pipeline: Pipeline, editor: CorpusEditor, mode: Mode = Mode.LOCAL,
         try:
             progress(0.2, desc="Searching the articles")
             reply = format_answer(context.ask(pipeline, message))
-        except QuestionError as exc:
+        except QAError as exc:  # a bad question, or an index that cannot answer now (being rebuilt)
             reply = f"<p>⚠️ {esc(str(exc))}</p>"
         history += [{"role": "user", "content": shown}, {"role": "assistant", "content": reply}]
         return history, "", context

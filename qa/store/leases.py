@@ -9,30 +9,59 @@ import os
 import secrets
 from pathlib import Path
 
+from qa import disk
+
 PENDING = "pending"  # a reader that has not read its generation yet: protects every generation
 
 
 class Lease:
-    """A reader's claim on one generation; `set` records it, `release` (or process death) drops it."""
+    """A reader's claim on one generation; `set` records it, `release` (or process death) drops it.
+
+    Reading must not need free space: where the lease file cannot be written (a full disk, a read-only
+    folder) the reader goes on without one (`recorded` False). It then relies on what a lease-less reader
+    has anyway: segments it has loaded stay mapped even if a writer collects their files."""
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        self._fd = -1
+        self.path: Path | None = None
         name = f"{os.getpid()}-{secrets.token_hex(6)}.lease"
         tmp = folder / f".{name}.tmp"
-        self._fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_SH)
-        os.write(self._fd, PENDING.encode())
-        self.path = folder / name
-        tmp.replace(self.path)  # visible to the collector only once locked
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(tmp, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            os.write(self._fd, PENDING.encode())
+            tmp.replace(folder / name)  # visible to the collector only once locked
+            self.path = folder / name
+        except OSError as exc:
+            if not (disk.is_full(exc) or disk.is_read_only(exc)):
+                raise
+            self._close()
+            tmp.unlink(missing_ok=True)
+
+    @property
+    def recorded(self) -> bool:
+        return self.path is not None
 
     def set(self, generation: int) -> None:
+        if self.path is None:
+            return
         data = str(generation).encode()
-        os.pwrite(self._fd, data, 0)
-        os.ftruncate(self._fd, len(data))
+        try:
+            os.pwrite(self._fd, data, 0)
+            os.ftruncate(self._fd, len(data))
+        except OSError as exc:  # the lease keeps "pending": it protects every generation, more than needed
+            if not (disk.is_full(exc) or disk.is_read_only(exc)):
+                raise
 
     def release(self) -> None:
-        if self._fd >= 0:
+        if self.path is not None:
             self.path.unlink(missing_ok=True)
+            self.path = None
+        self._close()
+
+    def _close(self) -> None:
+        if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
 

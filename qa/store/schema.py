@@ -11,7 +11,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.errors import StoreError
+from qa import disk
+from qa.errors import IndexDamaged, StoreError
 
 DB_NAME = "qa.db"
 TOKENIZER = "porter unicode61 remove_diacritics 2"
@@ -144,11 +145,41 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")  # a commit survives power loss, not only a crash
-        conn.execute("PRAGMA foreign_keys = ON")
+        _common_pragmas(conn)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"the index database {path} is unreadable ({exc}); "
-                         f"rebuild with `qa index --rebuild`") from None
+        if disk.is_damaged(exc):
+            raise _damaged(path, exc) from None
+        raise
     return conn
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that writes nothing, for reading on a full disk or from a read-only folder: read-only,
+    or, where SQLite cannot even keep its shared-memory file there, immutable (the WAL is not read then:
+    what it holds beyond the last checkpoint is not seen)."""
+    last: sqlite3.DatabaseError | None = None
+    for mode in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(f"file:{path}?{mode}", uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=30)
+            _common_pragmas(conn)
+            conn.execute("SELECT count(*) FROM state").fetchone()
+            return conn
+        except sqlite3.DatabaseError as exc:
+            if disk.is_damaged(exc):
+                raise _damaged(path, exc) from None
+            last = exc
+    raise StoreError(f"the index database {path} cannot be opened even read-only ({last})")
+
+
+def _common_pragmas(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA temp_store = MEMORY")  # the keyword search's temporary tables need no disk
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _damaged(path: Path, exc: BaseException) -> IndexDamaged:
+    return IndexDamaged(f"the index database {path} is damaged ({exc}); `qa index` moves it aside and "
+                        f"rebuilds it from the corpus")
 
 
 def user_version(conn: sqlite3.Connection) -> int:
@@ -160,7 +191,10 @@ def migrate(conn: sqlite3.Connection) -> int:
     try:
         version = user_version(conn)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"the index database is unreadable ({exc}); rebuild with `qa index --rebuild`") from None
+        if disk.is_damaged(exc):
+            raise IndexDamaged(f"the index database is damaged ({exc}); `qa index` moves it aside and "
+                               f"rebuilds it from the corpus") from None
+        raise
     if version > FORMAT:
         raise StoreError(f"the index was written by a newer qa (store format {version}, this one reads "
                          f"{FORMAT}); upgrade qa or rebuild with `qa index --rebuild`")

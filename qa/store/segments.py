@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import StoreError
+from qa import disk
+from qa.errors import IndexDamaged
 
-REBUILD = "rebuild with `qa index --rebuild`"
+REBUILD = "`qa index` moves it aside and rebuilds the index from the corpus"
 
 
 
@@ -118,10 +119,16 @@ def write_segment(folder: Path, name: str, index: Any) -> Written:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
     tmp = folder / f".{name}.tmp"
-    faiss.write_index(index, str(tmp))
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    try:
+        faiss.write_index(index, str(tmp))
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except (OSError, RuntimeError) as exc:  # FAISS reports a failed write as a RuntimeError
+        tmp.unlink(missing_ok=True)
+        raise disk.translated(exc, folder.parent, f"writing the vector segment {name}",
+                              needed=int(index.ntotal) * (int(index.d) * 4 + 8),
+                              after="; the last committed index is still served") from None
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -136,15 +143,15 @@ def read_segment(path: Path, vectors: int, size: int, crc32: int | None = None, 
     import faiss
 
     if not path.exists():
-        raise StoreError(f"index segment {path} is missing; {REBUILD}")
+        raise IndexDamaged(f"index segment {path} is missing; {REBUILD}")
     if path.stat().st_size != size or (crc32 is not None and crc32_of(path) != crc32):
-        raise StoreError(f"index segment {path} is truncated or corrupted (size or checksum mismatch); {REBUILD}")
+        raise IndexDamaged(f"index segment {path} is truncated or corrupted (size or checksum mismatch); {REBUILD}")
     try:
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP if mmap else 0)
     except RuntimeError as exc:
-        raise StoreError(f"index segment {path} is unreadable ({str(exc).splitlines()[0]}); {REBUILD}") from None
+        raise IndexDamaged(f"index segment {path} is unreadable ({str(exc).splitlines()[0]}); {REBUILD}") from None
     if index.ntotal != vectors:
-        raise StoreError(f"index segment {path} holds {index.ntotal} vectors, the store says {vectors}; {REBUILD}")
+        raise IndexDamaged(f"index segment {path} holds {index.ntotal} vectors, the store says {vectors}; {REBUILD}")
     return index
 
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from qa import disk
+from qa.errors import IndexDamaged
 from qa.store import segments as seg
 from qa.store.keywords import fts_query, query_words, stems, uncommon
 from qa.store.leases import Lease
@@ -42,8 +44,14 @@ class Snapshot:
         self.common = common
 
     def _rows(self, sql: str, args: dict[str, Any]) -> list[tuple]:
-        with self._lock:
-            return self._conn.execute(sql, {"g": self.generation, **args}).fetchall()
+        try:
+            with self._lock:
+                return self._conn.execute(sql, {"g": self.generation, **args}).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if disk.is_damaged(exc):
+                raise IndexDamaged(f"the index database is damaged ({exc}); `qa index` moves it aside and "
+                                   f"rebuilds it from the corpus") from None
+            raise
 
     @property
     def version(self) -> tuple[str, int]:
@@ -140,7 +148,7 @@ class Snapshot:
                             f"without a vector")
         try:
             self._rows("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)", {})
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, IndexDamaged) as exc:
             problems.append(f"the keyword index disagrees with the passages ({exc})")
         articles = self._rows(f"SELECT count(*) FROM articles a WHERE {live('a')}", {})[0][0]
         if (articles, len(rows)) != (self.article_count, self.passage_count):

@@ -16,6 +16,7 @@ import json
 import secrets
 import sqlite3
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,6 +46,8 @@ class Writer:
         self.commits = 0
         self._delta = [0, 0]  # articles, passages added minus deleted in this transaction
         self.files = FileLog(self)
+        self.written: list[Path] = []  # segment files of the open transaction: removed if it rolls back
+        self.moved_aside: Path | None = None  # where a damaged index's files went before this writer began
 
     # --- transaction --------------------------------------------------------------------------------
     def begin(self) -> None:
@@ -65,6 +68,7 @@ class Writer:
         sys.audit(STEP, "before-commit")
         self.conn.execute("COMMIT")
         self.commits += 1
+        self.written = []
         sys.audit(STEP, "after-commit")
         self.dirty = False
 
@@ -74,8 +78,14 @@ class Writer:
         self.begin()
 
     def rollback(self) -> None:
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+        """Undo the open transaction, and remove the segment files it wrote (nothing refers to them)."""
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+        finally:
+            for path in self.written:
+                path.unlink(missing_ok=True)
+            self.written = []
 
     # --- state --------------------------------------------------------------------------------------
     def get(self, key: str, default: str | None = None) -> str | None:
@@ -204,6 +214,7 @@ class Writer:
         sid = int(self.get("next_segment", "1"))
         self.set("next_segment", str(sid + 1))
         written = seg.write_segment(self.store.segments_dir, f"seg-{sid:06d}.faiss", index)
+        self.written.append(self.store.segments_dir / written.file)
         sys.audit(STEP, "segment-written")
         row = SegmentRow(sid, written.file, role, kind, int(index.ntotal), written.bytes, written.crc32,
                          self.generation)

@@ -97,11 +97,14 @@ def test_damaged_segment_is_detected_and_rebuilt(corpus_dir: Path, make_pipeline
     pipe = make_pipeline(corpus_dir)
     pipe.build_index()
     segment = next((tmp_path / "index" / "segments").glob("seg-*.faiss"))
-    segment.write_bytes(segment.read_bytes()[:100])
-    with pytest.raises(StoreError, match="truncated or corrupted.*qa index --rebuild"):
+    segment_bytes = segment.read_bytes()
+    segment.write_bytes(segment_bytes[:100])
+    with pytest.raises(StoreError, match="truncated or corrupted.*`qa index` moves it aside and rebuilds"):
         Store(tmp_path / "index").snapshot()
     report = pipe.build_index()
     assert report.full_rebuild and "damaged" in report.full_rebuild
+    [aside] = (tmp_path / "index").glob("damaged-*")
+    assert (aside / "segments" / segment.name).read_bytes() == segment_bytes[:100], "kept for inspection"
     assert pipe.ask(SEED_QUESTION).text == "material and supply loans"
 
 
@@ -277,17 +280,17 @@ def test_a_duplicate_is_read_again_when_its_original_changes(corpus_dir: Path, m
     assert pipe.ask("Who runs the floating library?").article == "lisbon2"
 
 
-def test_an_unreadable_database_is_replaced_by_a_rebuild(corpus_dir: Path, make_pipeline, tmp_path: Path):
+def test_an_unreadable_database_is_moved_aside_and_rebuilt(corpus_dir: Path, make_pipeline, tmp_path: Path):
     pipe = make_pipeline(corpus_dir)
     pipe.build_index()
     (tmp_path / "index" / "qa.db").write_bytes(b"not a database at all" * 100)
     for suffix in ("-wal", "-shm"):
         (tmp_path / "index" / f"qa.db{suffix}").unlink(missing_ok=True)
-    with pytest.raises(StoreError, match="unreadable.*qa index --rebuild"):
-        make_pipeline(corpus_dir).build_index()
     fresh = make_pipeline(corpus_dir)
-    assert fresh.build_index(rebuild=True).articles_total == 2
-    assert list((tmp_path / "index").glob("qa.db.unreadable-*")), "the damaged file is kept aside"
+    report = fresh.build_index()  # no --rebuild needed: the damage is found and dealt with
+    assert report.articles_total == 2 and "damaged" in report.full_rebuild
+    [aside] = (tmp_path / "index").glob("damaged-*")
+    assert (aside / "qa.db").read_bytes().startswith(b"not a database"), "the damaged file is kept aside"
     assert fresh.ask(SEED_QUESTION).text == "material and supply loans"
 
 

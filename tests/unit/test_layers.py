@@ -11,7 +11,7 @@ import qa
 PACKAGE = Path(qa.__file__).parent
 # Lowest first; a module may import from its own layer and those before it.
 LAYERS = [
-    {"qa.errors", "qa.config", "qa.records", "qa.rates"},
+    {"qa.errors", "qa.config", "qa.records", "qa.rates", "qa.disk"},
     {"qa.ingest"},
     {"qa.store"},
     {"qa.retrieval"},
