@@ -30,7 +30,6 @@ test-fast: install-test
 	$(BIN)/python -m pytest -q -ra tests/unit
 
 bench: install
-	$(BIN)/python bench/reader_speed.py
 	$(BIN)/python bench/ask_latency.py
 	$(BIN)/python bench/conversations.py
 	$(BIN)/python bench/chat_load.py

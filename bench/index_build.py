@@ -144,11 +144,11 @@ def _embed_alone(pipe, embedder, path: Path | None = None) -> float:
     """Median time to chunk and embed the new article by itself (the floor for any incremental add)."""
     import statistics
 
-    from qa.ingest.files import read_file
+    from qa.ingest.files import read_articles
 
     if path is not None:
         path.write_text(NEW_ARTICLE, encoding="utf-8")
-    article = read_file(path or pipe.settings.corpus_dir / "new-article.txt")[0]
+    article = read_articles(path or pipe.settings.corpus_dir / "new-article.txt")[0]
     times = []
     for _ in range(5):
         t = time.perf_counter()

@@ -13,12 +13,13 @@ from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["ask", "build_index", "get_pipeline", "Pipeline", "Settings", "Answer", "Article", "Passage",
-           "Reader", "BuildReport", "QAError", "QuestionError"]
+           "Reader", "BuildReport", "QAError", "QuestionError", "read_articles"]
 
 _LAZY = {
     "ask": "qa.pipeline", "build_index": "qa.pipeline", "get_pipeline": "qa.pipeline",
-    "Pipeline": "qa.pipeline", "QuestionError": "qa.pipeline", "Settings": "qa.config",
+    "Pipeline": "qa.pipeline", "Settings": "qa.config", "QAError": "qa.errors", "QuestionError": "qa.errors",
     "Answer": "qa.records", "Article": "qa.records", "Passage": "qa.records", "Reader": "qa.reading.reader",
+    "BuildReport": "qa.indexing.indexer", "read_articles": "qa.ingest.files",
 }
 
 

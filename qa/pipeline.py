@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from qa.config import Settings
 from qa.conversation.followups import resolve
-from qa.errors import IndexDamaged, NotFoundError, QuestionError, StoreError
+from qa.errors import ArticleError, IndexDamaged, NotFoundError, QuestionError, StoreError
 from qa.indexing.indexer import BuildReport, Indexer
 from qa.indexing.watcher import Watcher
 from qa.reading.adaptive import read_passages
@@ -30,7 +30,7 @@ from qa.reading.weights import load_tokenizer
 from qa.records import Answer, RetrievedPassage, Span
 from qa.retrieval.embedding import Embedder, TextEncoder
 from qa.retrieval.retriever import DenseSearch, Retriever
-from qa.store import Store
+from qa.store import ArticleRow, Store
 
 SNAPSHOT_CHECK_SECONDS = 1.0  # how often ask() looks for a newer committed snapshot
 REBUILDING = ("the index was damaged and is being rebuilt from the corpus (its damaged files are kept in "
@@ -127,6 +127,16 @@ class Pipeline:
                                             rrf_k=s.rrf_k, dense=self.dense_search)
             self._checked = time.monotonic()
             return self._retriever
+
+    def article(self, article_id: str) -> tuple[ArticleRow, str]:
+        """An indexed article: its stored record (title, source, metadata) and its text."""
+        self.ensure_index()
+        snapshot = self.retriever().snapshot
+        rows = snapshot.articles([article_id])
+        if not rows:
+            raise ArticleError(f"no article {article_id!r} in the index (an id is the file's path in the corpus "
+                               f"folder without its extension, e.g. 2022/03/story)")
+        return rows[0], snapshot.article_text(article_id)
 
     def watch(self) -> None:
         """Index changes to the corpus folder in the background from now on (see qa.indexing.watcher)."""

@@ -14,8 +14,19 @@ class Article:
     title: str
     text: str
     path: str = ""
-    url: str | None = None
-    date: str | None = None
+    url: str | None = None  # canonical
+    date: str | None = None  # published, ISO 8601
+    author: str | None = None  # names joined by ", "
+    updated: str | None = None  # last modified, ISO 8601
+    site: str | None = None  # the outlet
+    language: str | None = None
+    notice: str | None = None  # how it was read, when it is worth saying (a page read whole)
+
+    META = ("url", "date", "author", "updated", "site", "language")
+
+    def meta(self) -> dict[str, str]:
+        """The metadata it has, by field name."""
+        return {k: getattr(self, k) for k in self.META if getattr(self, k)}
 
 
 @dataclass

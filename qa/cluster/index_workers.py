@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from qa.ingest.chunking import Chunker
-from qa.ingest.files import parse_file, source_bytes
+from qa.ingest.files import article_id_of, parse_file, source_bytes
 from qa.cluster import connect
 from qa.config import Settings
 from qa.errors import ArticleError, ClusterError
@@ -41,7 +41,7 @@ def _read_and_split(chunker: Chunker, files: list[tuple[str, bytes]]) -> dict[st
     out = {}
     for name, data in files:
         try:
-            articles = parse_file(Path(name), data)
+            articles = parse_file(Path(name), data, article_id_of(name))
         except ArticleError as exc:
             out[name] = ReadFile(error=str(exc))
             continue

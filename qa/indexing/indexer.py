@@ -15,7 +15,7 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 import numpy as np
@@ -24,7 +24,9 @@ from qa.config import VECTOR_STORAGE, Settings
 from qa.errors import ArticleError, IndexDamaged, NotFoundError, SettingsError
 from qa.indexing.plan import BuildPlan, Fingerprint, Held, decide, plan_build
 from qa.ingest.chunking import Chunker
-from qa.ingest.files import Skipped, content_hash, file_stats, read_source, text_digest
+from qa.ingest.files import (HTML_SUFFIXES, Skipped, article_id_of, content_hash, file_stats, read_source,
+                             text_digest)
+from qa.ingest.pages import PAGE_READER
 from qa.records import Article, Passage
 from qa.retrieval.embedding import TextEncoder
 from qa.store import MergePolicy, Store, Writer
@@ -185,6 +187,7 @@ class Indexer:
                 files = None
             w.set("settings", json.dumps(self.fingerprint.to_state(), sort_keys=True))
             self._record_layout(w)
+            self._reread_pages_of_another_reader(w, log)
             plan, stats = self._plan(w, files)
             report.unchanged = self._kept_articles(w, plan)
             self._forget(w, plan.gone, report)
@@ -224,7 +227,7 @@ class Indexer:
         """What to read and forget: the changed files (of all, or of the named ones and those a stopped
         build left unread), plus the files refused as duplicates of articles in those (the original may
         be gone or changed now)."""
-        only = None if files is None else sorted({Path(f).name for f in files} | set(w.files.unread()))
+        only = None if files is None else sorted({self._corpus_name(f) for f in files} | set(w.files.unread()))
         stats = self._stats(only)
         plan = plan_build(w.files.seen(only), stats, None if only is None else set(only))
         waiting = w.files.duplicates_of(plan.read + plan.gone) - set(plan.read) - set(plan.gone)
@@ -243,15 +246,26 @@ class Indexer:
             return file_stats(self.corpus_dir)
         out = {}
         for name in files:
-            path = self.corpus_dir / Path(name).name
-            if path.name.startswith(".") or not (path.is_file() or path.is_symlink()):
+            path = self.corpus_dir / name
+            if any(part.startswith(".") for part in Path(name).parts) or not (path.is_file() or path.is_symlink()):
                 continue
             try:
                 st = path.stat()
             except OSError:
                 continue
-            out[path.name] = [st.st_size, st.st_mtime_ns]
+            out[name] = [st.st_size, st.st_mtime_ns]
         return out
+
+    def _corpus_name(self, file: str) -> str:
+        """A file named to a targeted build, as the store knows it: its path in the corpus folder ("a.txt",
+        "2022/03/story.html"), whether it was given so, or as a path (absolute or from here) into the folder."""
+        path = Path(file)
+        for base in (self.corpus_dir.resolve(), self.corpus_dir.absolute()):
+            try:
+                return path.absolute().relative_to(base).as_posix()
+            except ValueError:
+                continue
+        return PurePosixPath(file).as_posix()
 
     @staticmethod
     def _kept_articles(w: Writer, plan: BuildPlan) -> int:
@@ -293,13 +307,16 @@ class Indexer:
             work.passages = {a.id: pieces for a, pieces in ready.articles if pieces is not None}
         else:
             try:
-                articles = read_source(self.corpus_dir.resolve(), self.corpus_dir / name, self.max_article_bytes)
+                articles = read_source(self.corpus_dir.resolve(), self.corpus_dir / name, self.max_article_bytes,
+                                       article_id_of(name))
             except ArticleError as exc:
                 work.skipped = str(exc)
                 articles = []
         reasons = []
         for article in articles:
             article.path = name
+            if article.notice:
+                self.log(f"{name}: {article.notice}")
             digest = "text:" + text_digest(article)
             before = old.get(article.id)
             held = Held(claimed.get(article.id) or w.article_source(article.id),
@@ -407,7 +424,8 @@ class Indexer:
                 if replaces:
                     w.delete_article(article.id)
                 rows.append((ArticleRow(article.id, f.name, article.title, article.url, article.date,
-                                        content_hash(article)), text_digest(article)))
+                                        content_hash(article), author=article.author, updated=article.updated,
+                                        site=article.site, language=article.language), text_digest(article)))
                 passages.extend(pieces)
             w.files.record(f.name, f.size, f.recorded_mtime, f.skipped, f.originals)
         w.add_articles(rows, passages, vectors)
@@ -419,6 +437,18 @@ class Indexer:
             return True
         except Exception:  # noqa: BLE001 - any failure means the embedder itself is broken
             return False
+
+    @staticmethod
+    def _reread_pages_of_another_reader(w: Writer, log: Callable[[str], None]) -> None:
+        """Saved web pages read by another version of the page reader are read again (their articles are
+        embedded again only where the text changed)."""
+        if w.get("page_reader") == PAGE_READER:
+            return
+        pages = [name for name in w.files.seen() if Path(name).suffix.lower() in HTML_SUFFIXES]
+        if pages:
+            log(f"{len(pages)} saved web page(s) are read again by the new page reader ({PAGE_READER})")
+            w.files.mark_unread(pages)
+        w.set("page_reader", PAGE_READER)
 
     def _record_layout(self, w: Writer) -> None:
         """Record the base parts and vector storage asked for (`shards`, `vectors`), when given: the store

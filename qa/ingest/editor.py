@@ -25,13 +25,13 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator, Sequence
 
 from qa import disk
 from qa.config import Settings
 from qa.errors import ArticleError, Busy, NotAllowed, UsageError
-from qa.ingest.files import SUFFIXES, check_upload_name, read_file, slugify
+from qa.ingest.files import SUFFIXES, check_upload_name, read_articles, slugify
 from qa.rates import RateLimiter
 from qa.records import Article
 
@@ -156,6 +156,7 @@ class CorpusEditor:
         with self._locked():
             item = self._find(ref)
             target = self.corpus_dir / item.name
+            target.parent.mkdir(parents=True, exist_ok=True)
             old = None
             if target.exists() or target.is_symlink():
                 old = self._to_trash(target, editor, "replaced by a restore")
@@ -195,7 +196,7 @@ class CorpusEditor:
             try:
                 info = json.loads((folder / INFO).read_text(encoding="utf-8"))
                 item = TrashItem(folder.name, info["name"], datetime.fromisoformat(info["deleted_at"]),
-                                 info["editor"], info["reason"], folder / info["name"])
+                                 info["editor"], info["reason"], folder / PurePosixPath(info["name"]).name)
             except (OSError, ValueError, KeyError):
                 continue
             if item.path.exists() or item.path.is_symlink():
@@ -240,7 +241,7 @@ class CorpusEditor:
         try:
             self.corpus_dir.mkdir(parents=True, exist_ok=True)
             staged.write_bytes(data)
-            return staged, read_file(staged, self.max_bytes)
+            return staged, read_articles(staged, self.max_bytes)
         except ArticleError as exc:
             staged.unlink(missing_ok=True)
             raise ArticleError(f"refused {name!r}: {exc}") from None
@@ -258,6 +259,7 @@ class CorpusEditor:
         target = self.corpus_dir / name
         old = None
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)  # a name may hold sub-folders
             if target.exists() or target.is_symlink():
                 if not replace:
                     raise ArticleError(f"an article file named {name!r} already exists")
@@ -280,7 +282,8 @@ class CorpusEditor:
         now = _now()
         item_id = f"{now.strftime('%Y%m%dT%H%M%S%fZ')}-{secrets.token_hex(3)}"
         folder = self.trash_dir / item_id
-        info = {"name": path.name, "deleted_at": now.isoformat(), "editor": editor, "reason": reason}
+        name = path.relative_to(self.corpus_dir).as_posix()  # a sub-folder's file comes back there
+        info = {"name": name, "deleted_at": now.isoformat(), "editor": editor, "reason": reason}
         try:
             folder.mkdir(parents=True)
             (folder / INFO).write_text(json.dumps(info, ensure_ascii=False), encoding="utf-8")
@@ -289,7 +292,7 @@ class CorpusEditor:
             raise disk.translated(exc, self.trash_dir, f"moving {path.name} to the trash",
                                   after=f"; {path.name} is still in the corpus") from None
         os.rename(path, folder / path.name)  # one rename on the same file system: no space needed
-        return TrashItem(item_id, path.name, now, editor, reason, folder / path.name)
+        return TrashItem(item_id, name, now, editor, reason, folder / path.name)
 
     def _find(self, ref: str) -> TrashItem:
         items = self.trash()
@@ -340,7 +343,7 @@ class CorpusEditor:
 def _read_quietly(path: Path, max_bytes: int) -> list[Article]:
     """The articles of a restored file, for the message; a file the indexer will skip shows none."""
     try:
-        return read_file(path, max_bytes)
+        return read_articles(path, max_bytes)
     except (ArticleError, OSError):
         return []
 

@@ -13,8 +13,8 @@ import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from pathlib import Path
-from typing import Iterable
+from pathlib import Path, PurePosixPath
+from typing import Iterable, Iterator
 
 from qa.errors import ArticleError
 from qa.records import Article
@@ -40,31 +40,50 @@ class CorpusScan:
     skipped: list[Skipped] = field(default_factory=list)
 
 
+def walk(corpus_dir: Path) -> Iterator[tuple[str, os.DirEntry]]:
+    """(path relative to the folder, with "/", entry) of every file in it and its sub-folders, hidden files
+    and folders (the trash among them) left out, and folders behind a symlink not entered."""
+    todo = [("", str(corpus_dir))]
+    while todo:
+        prefix, folder = todo.pop()
+        try:
+            entries = list(os.scandir(folder))  # scandir knows the entry types without a stat per file
+        except OSError:  # a sub-folder that cannot be listed (or went meanwhile): nothing of it is seen
+            continue
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            if e.is_dir(follow_symlinks=False):
+                todo.append((f"{prefix}{e.name}/", e.path))
+            elif not (e.is_symlink() and e.is_dir()):
+                yield prefix + e.name, e
+
+
+def article_id_of(name: str) -> str:
+    """An article's id: its file's path in the corpus folder without the extension ("2022/03/story")."""
+    return PurePosixPath(name).with_suffix("").as_posix()
+
+
 def corpus_files(corpus_dir: Path, skip: Iterable[str] = ()) -> list[Path]:
-    """Article files in the folder (not hidden, not in sub-folders, not named in `skip`), sorted by name."""
+    """Article files in the folder and its sub-folders (not hidden, not named in `skip`), sorted by path."""
     if not corpus_dir.is_dir():
         return []
     skip = set(skip)
-    with os.scandir(corpus_dir) as entries:  # scandir knows the entry types without a stat per file
-        names = sorted(e.name for e in entries
-                       if not e.name.startswith(".") and e.name not in skip and not e.is_dir())
-    return [corpus_dir / n for n in names]
+    return [corpus_dir / name for name in sorted(n for n, _ in walk(corpus_dir) if n not in skip)]
 
 
 def file_stats(corpus_dir: Path) -> dict[str, list[int]]:
-    """{file name: [size, mtime_ns]} of the article files: what tells a file changed without reading it."""
+    """{path in the folder: [size, mtime_ns]} of the article files: what tells a file changed without
+    reading it."""
     if not corpus_dir.is_dir():
         return {}
     out = {}
-    with os.scandir(corpus_dir) as entries:
-        for e in entries:
-            if e.name.startswith(".") or e.is_dir():
-                continue
-            try:
-                st = e.stat()
-            except OSError:  # a dangling symlink, or a file deleted meanwhile
-                continue
-            out[e.name] = [st.st_size, st.st_mtime_ns]
+    for name, e in walk(corpus_dir):
+        try:
+            st = e.stat()
+        except OSError:  # a dangling symlink, or a file deleted meanwhile
+            continue
+        out[name] = [st.st_size, st.st_mtime_ns]
     return dict(sorted(out.items()))
 
 
@@ -88,7 +107,7 @@ def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES, skip: Iter
     texts: dict[str, str] = dict(known_texts or {})  # a copy of an article would return every answer twice
     for path in corpus_files(corpus_dir, skip):
         try:
-            articles = read_source(root, path, max_bytes)
+            articles = read_source(root, path, max_bytes, article_id_of(path.relative_to(corpus_dir).as_posix()))
         except ArticleError as exc:
             scan.skipped.append(Skipped(str(path), str(exc)))
             continue
@@ -106,10 +125,11 @@ def read_corpus(corpus_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES, skip: Iter
     return scan
 
 
-def read_source(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
+def read_source(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES,
+                article_id: str | None = None) -> list[Article]:
     """Read one file of the corpus folder `root` (resolved), refusing symlinks that lead outside it;
-    every failure is an ArticleError with the reason."""
-    return parse_file(path, source_bytes(root, path, max_bytes))
+    every failure is an ArticleError with the reason. `article_id`: see parse_file."""
+    return parse_file(path, source_bytes(root, path, max_bytes), article_id)
 
 
 def source_bytes(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -123,9 +143,14 @@ def source_bytes(root: Path, path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> 
         raise ArticleError(f"unreadable: {exc.strerror or exc}") from None
 
 
-def read_file(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
-    """Parse one file into articles, or raise ArticleError with the reason."""
-    return parse_file(path, _checked_bytes(path, max_bytes))
+def read_articles(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article]:
+    """The articles of one file, exactly as the index stores them (text, title and metadata), or
+    ArticleError with the reason it cannot be read: `from qa import read_articles` shows what a file becomes."""
+    path = Path(path)
+    try:
+        return parse_file(path, _checked_bytes(path, max_bytes))
+    except OSError as exc:
+        raise ArticleError(f"unreadable: {exc.strerror or exc}") from None
 
 
 def _checked_bytes(path: Path, max_bytes: int) -> bytes:
@@ -138,19 +163,34 @@ def _checked_bytes(path: Path, max_bytes: int) -> bytes:
     return path.read_bytes()
 
 
-def parse_file(path: Path, data: bytes) -> list[Article]:
-    """Parse a file's bytes into articles (`path` gives the name and type; the file is not touched)."""
-    text = decode(data)
+def parse_file(path: Path, data: bytes, article_id: str | None = None) -> list[Article]:
+    """Parse a file's bytes into articles (`path` gives the type; the file is not touched). The article's
+    id is `article_id` (in the corpus: article_id_of its path there), else the file's name without its
+    extension; the N-th record of a multi-record JSON file gets "-N" after it."""
+    article_id = article_id or path.stem
     suffix = path.suffix.lower()
+    if suffix in HTML_SUFFIXES:  # a page declares its own charset: the page reader decodes it
+        from qa.ingest.pages import read_page
+
+        _refuse_binary(data)
+        page = read_page(data)
+        notice = "no main text found: the whole page was read" if page.whole_page else None
+        return [_article(article_id, page.title, page.text, path, notice=notice,
+                         **{k: getattr(page, k) for k in Article.META})]
+    text = decode(data)
     if suffix in JSON_SUFFIXES:
-        return _json_articles(path, text)
-    if suffix in HTML_SUFFIXES:
-        title, body = extract_html(text)
-        return [_article(path.stem, title, body, path)]
+        return _json_articles(path, text, article_id)
     title = _first_line(text)
     if suffix != ".txt":
         title = re.sub(r"^\s*#+\s*", "", title)
-    return [_article(path.stem, title, text, path)]
+    return [_article(article_id, title, text, path)]
+
+
+def _refuse_binary(data: bytes) -> None:
+    if not data.strip():
+        raise ArticleError("empty file")
+    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ArticleError("binary file, not text")
 
 
 def decode(data: bytes) -> str:
@@ -194,14 +234,15 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def _article(article_id: str, title: str, text: str, path: Path, url: str | None = None,
-             date: str | None = None) -> Article:
+def _article(article_id: str, title: str, text: str, path: Path, notice: str | None = None,
+             **meta: str | None) -> Article:
     if not text.strip():
         raise ArticleError("no text in the article")
-    for field_name, value in (("text", text), ("title", title), ("url", url), ("date", date)):
+    for field_name, value in (("text", text), ("title", title), *meta.items()):
         _check_unicode(field_name, value)
     title = " ".join((title or "").split()) or article_id
-    return Article(id=article_id, title=title, text=text, path=str(path), url=url, date=date)
+    return Article(id=article_id, title=title, text=text, path=str(path), notice=notice,
+                   **{k: v for k, v in meta.items() if v})
 
 
 def _check_unicode(field_name: str, value: str | None) -> None:
@@ -215,7 +256,7 @@ def _check_unicode(field_name: str, value: str | None) -> None:
                            f"{value[exc.start]!r} at position {exc.start})") from None
 
 
-def _json_articles(path: Path, text: str) -> list[Article]:
+def _json_articles(path: Path, text: str, base_id: str) -> list[Article]:
     try:
         if path.suffix.lower() == ".jsonl":
             records = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -229,13 +270,43 @@ def _json_articles(path: Path, text: str) -> list[Article]:
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or not rec["text"].strip():
             raise ArticleError(f"record {n} has no 'text' field")
         body = rec["text"].replace("\r\n", "\n")
-        title = str(rec.get("title") or _first_line(body))
-        article_id = path.stem if len(records) == 1 else f"{path.stem}-{n}"
-        url = rec.get("url")
-        date = rec.get("date")
-        articles.append(_article(article_id, title, body, path, str(url) if url else None,
-                                 str(date) if date else None))
+        title = str(rec.get("title") or rec.get("headline") or _first_line(body))
+        article_id = base_id if len(records) == 1 else f"{base_id}-{n}"
+        articles.append(_article(article_id, title, body, path, **json_metadata(rec)))
     return articles
+
+
+# The names a news record's metadata goes by, field by field (the first one present is taken).
+JSON_FIELDS = {
+    "url": ("url", "link", "canonical_url"),
+    "date": ("date", "published", "publishedAt", "published_at", "datePublished", "pubDate"),
+    "author": ("author", "authors", "byline", "creator"),
+    "updated": ("updated", "modified", "dateModified", "updatedAt", "updated_at"),
+    "site": ("site", "source", "outlet", "publisher", "site_name", "sitename"),
+    "language": ("language", "lang", "inLanguage"),
+}
+
+
+def json_metadata(record: dict) -> dict[str, str | None]:
+    """An article record's metadata under its common names; a name list becomes "A, B", an object its
+    "name" ({"name": "CNN"}), a byline loses its "By "."""
+    out: dict[str, str | None] = {}
+    for field_name, names in JSON_FIELDS.items():
+        value = next((record[n] for n in names if record.get(n)), None)
+        out[field_name] = _json_text(value)
+    if out["author"]:
+        out["author"] = re.sub(r"^by\s+", "", out["author"], flags=re.IGNORECASE) or None
+    return out
+
+
+def _json_text(value: object) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("name") or value.get("title")
+    if isinstance(value, list):
+        parts = [_json_text(v) for v in value]
+        value = ", ".join(p for p in parts if p)
+    text = " ".join(str(value).split()) if value not in (None, "") else ""
+    return text or None
 
 
 class _TextExtractor(HTMLParser):
@@ -294,9 +365,12 @@ def extract_html(html: str) -> tuple[str, str]:
 
 
 def content_hash(article: Article) -> str:
-    """What decides whether an article changed and must be re-embedded."""
+    """What decides whether an article changed and must be stored again (the newer metadata fields count
+    only where present, so an article without them keeps the hash it always had)."""
     h = hashlib.sha256()
-    for part in (article.title, article.text, article.url or "", article.date or ""):
+    extra = [article.author, article.updated, article.site, article.language]
+    parts = [article.title, article.text, article.url or "", article.date or ""]
+    for part in parts + ([v or "" for v in extra] if any(extra) else []):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()
@@ -312,11 +386,15 @@ def slugify(text: str, max_len: int = 80) -> str:
 
 
 def check_upload_name(name: str) -> str:
-    """Refuse names that could escape the corpus folder or hide; return the name unchanged if fine."""
-    if not name or name != name.strip() or "/" in name or "\\" in name or "\0" in name:
-        raise ArticleError(f"refused file name {name!r}: no path separators or surrounding spaces allowed")
-    if name.startswith(".") or name in (".", ".."):
-        raise ArticleError(f"refused file name {name!r}: hidden names are not allowed")
+    """Refuse names that could escape the corpus folder or hide: a file name, or a path of sub-folders
+    and a file name with "/" between ("2022/03/story.html"); return the name unchanged if fine."""
+    if not name or name != name.strip() or "\\" in name or "\0" in name or name.startswith("/"):
+        raise ArticleError(f"refused file name {name!r}: no backslashes, leading \"/\" or surrounding spaces allowed")
+    parts = name.split("/")
+    if any(not part or part != part.strip() for part in parts):
+        raise ArticleError(f"refused file name {name!r}: an empty or space-padded folder name")
+    if any(part.startswith(".") for part in parts):
+        raise ArticleError(f"refused file name {name!r}: hidden names (and \"..\") are not allowed")
     if Path(name).suffix.lower() not in SUFFIXES:
         raise ArticleError(f"refused {name!r}: only {', '.join(sorted(SUFFIXES))} files can be added")
     return name

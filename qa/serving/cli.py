@@ -64,6 +64,23 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace) -> int:
+    from qa.pipeline import Pipeline
+
+    row, text = Pipeline(_settings(args), log=_log).article(args.article)
+    meta = {"id": row.id, "title": row.title, "source": row.source, "url": row.url, "date": row.date,
+            **{k: getattr(row, k) for k in row.EXTRA}, "passages": row.passages}
+    if args.json:
+        print(json.dumps({**meta, "text": text}, indent=2, ensure_ascii=False))
+        return 0
+    for key, value in meta.items():
+        if value:
+            print(f"{key:>9}: {value}")
+    print()
+    print(text)
+    return 0
+
+
 NEW_TOPIC = ("/new", "/new-topic")
 QUIT = ("/quit", "/exit")
 
@@ -270,6 +287,12 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--top-k", type=int, help="passages to read (default 5)")
     sp.add_argument("--json", action="store_true", help="print the full answer as JSON")
     sp.set_defaults(func=cmd_ask)
+
+    sp = sub.add_parser("show", help="an indexed article: its metadata and its text")
+    sp.add_argument("article", help="the article's id: its file's path in the corpus without extension")
+    common(sp)
+    sp.add_argument("--json", action="store_true", help="print it as JSON")
+    sp.set_defaults(func=cmd_show)
 
     sp = sub.add_parser("chat", help="a conversation in the terminal: follow-up questions understood "
                                      f"({NEW_TOPIC[0]} starts a new topic, {QUIT[0]} ends)")

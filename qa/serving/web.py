@@ -120,15 +120,17 @@ TABLE_ROWS = 200  # the articles table shows the newest ones; the counts cover a
 def articles_table(pipeline: Pipeline) -> str:
     """Markdown-free HTML table of the newest indexed articles, with the archive's size."""
     snap = pipeline.retriever().snapshot
-    articles = snap.articles(limit=TABLE_ROWS)
+    articles = snap.articles(limit=TABLE_ROWS, by_date=True)
     total, passages = snap.article_count, snap.passage_count
     rows = "".join(
-        f"<tr><td>{esc(a.title)}</td><td><code>{esc(a.source)}</code></td><td>{a.passages}</td></tr>"
+        f"<tr><td>{esc(a.title)}</td><td>{esc(a.date or '')}</td><td>{esc(a.author or '')}</td>"
+        f"<td>{esc(a.site or '')}</td><td><code>{esc(a.source)}</code></td><td>{a.passages}</td></tr>"
         for a in articles)
-    more = f"<p><small>The {len(articles)} newest of {total} are listed.</small></p>" if total > len(articles) else ""
-    return (f"<p><b>{total}</b> articles, <b>{passages}</b> passages</p>"
-            f"<table><thead><tr><th>Title</th><th>Source</th><th>Passages</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table>{more}")
+    more = (f"<p><small>The {len(articles)} most recently published of {total} are listed.</small></p>"
+            if total > len(articles) else "")
+    return (f"<p><b>{total}</b> articles, <b>{passages}</b> passages, newest first</p>"
+            f"<table><thead><tr><th>Title</th><th>Published</th><th>By</th><th>Outlet</th><th>Source</th>"
+            f"<th>Passages</th></tr></thead><tbody>{rows}</tbody></table>{more}")
 
 
 def article_files(pipeline: Pipeline) -> list[str]:

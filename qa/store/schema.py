@@ -7,6 +7,7 @@ record that says it was applied, so an upgrade is never half done.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,10 @@ MIGRATIONS: tuple[str, ...] = (
     -- more so that their originals are recorded.
     UPDATE sources SET mtime_ns = -1 WHERE skipped IS NOT NULL;
     """,
+    """
+    -- An article's metadata beyond its URL and date (author, updated, site, language), as JSON.
+    ALTER TABLE articles ADD COLUMN meta TEXT;
+    """,
 )
 FORMAT = len(MIGRATIONS)
 
@@ -104,6 +109,23 @@ class ArticleRow:
     date: str | None
     hash: str
     passages: int = 0
+    author: str | None = None
+    updated: str | None = None
+    site: str | None = None
+    language: str | None = None
+
+    EXTRA = ("author", "updated", "site", "language")  # kept together in the `meta` column
+
+    def meta_json(self) -> str | None:
+        """The extra metadata as the `meta` column holds it (None: none)."""
+        extra = {k: getattr(self, k) for k in self.EXTRA if getattr(self, k)}
+        return json.dumps(extra, ensure_ascii=False, sort_keys=True) if extra else None
+
+    @classmethod
+    def from_row(cls, *columns: object, meta: str | None = None) -> ArticleRow:
+        """A row read back: its columns in field order, and the `meta` column."""
+        extra = json.loads(meta) if meta else {}
+        return cls(*columns, **{k: extra.get(k) for k in cls.EXTRA})
 
 
 LIVE = "{t}.added <= {g} AND ({t}.deleted IS NULL OR {t}.deleted > {g})"

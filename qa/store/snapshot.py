@@ -102,8 +102,10 @@ class Snapshot:
                           f"WHERE p.id IN ({marks}) AND {live('p')}", {f"i{n}": i for n, i in enumerate(ids)})
         return {r[0]: Passage(*r) for r in rows}
 
-    def articles(self, ids: list[str] | None = None, limit: int | None = None) -> list[ArticleRow]:
-        """Articles (all, or those with these ids) with their passage counts, newest first."""
+    def articles(self, ids: list[str] | None = None, limit: int | None = None,
+                 by_date: bool = False) -> list[ArticleRow]:
+        """Articles (all, or those with these ids) with their passage counts, the newest indexed first (or,
+        `by_date`, the newest published first, undated ones last)."""
         args: dict[str, Any] = {}
         where = live("a")
         if ids is not None:
@@ -112,16 +114,29 @@ class Snapshot:
             where += f" AND a.id IN ({','.join(f':i{n}' for n in range(len(ids)))})"
             args = {f"i{n}": i for n, i in enumerate(ids)}
         rows = self._rows(
-            f"SELECT a.id, a.source, a.title, a.url, a.date, a.hash, "
+            f"SELECT a.id, a.source, a.title, a.url, a.date, a.hash, a.meta, "
             f"(SELECT count(*) FROM passages p WHERE p.article = a.version) FROM articles a WHERE {where} "
-            f"ORDER BY a.added DESC, a.id" + (f" LIMIT {int(limit)}" if limit else ""), args)
-        return [ArticleRow(*r) for r in rows]
+            + (" ORDER BY a.date IS NULL, a.date DESC, a.id" if by_date else " ORDER BY a.added DESC, a.id")
+            + (f" LIMIT {int(limit)}" if limit else ""), args)
+        return [ArticleRow.from_row(*r[:6], r[7], meta=r[6]) for r in rows]
 
     def article_passages(self, article_id: str) -> list[Passage]:
         """An article's passages in text order."""
         rows = self._rows(f"SELECT {PASSAGE_COLUMNS} FROM passages p JOIN articles a ON a.version = p.article "
                           f"WHERE a.id = :id AND {live('a')} ORDER BY p.start", {"id": article_id})
         return [Passage(*r) for r in rows]
+
+    def article_text(self, article_id: str) -> str:
+        """An article's text put back together from its passages (they overlap; what lies between two is
+        white space, shown as a paragraph break)."""
+        text, end = [], 0
+        for p in self.article_passages(article_id):
+            if p.start >= end:
+                text.append(("\n\n" if text else "") + p.text)
+            elif p.end > end:
+                text.append(p.text[end - p.start:])
+            end = max(end, p.end)
+        return "".join(text)
 
     def sources(self) -> list[str]:
         """File names of the indexed articles."""

@@ -119,8 +119,9 @@ class Writer:
         return self._counts()[1]
 
     def articles_of(self, source: str) -> list[ArticleRow]:
-        return [ArticleRow(*r) for r in self.conn.execute(
-            "SELECT id, source, title, url, date, hash FROM articles WHERE source = ? AND deleted IS NULL", (source,))]
+        return [ArticleRow.from_row(*r[:6], meta=r[6]) for r in self.conn.execute(
+            "SELECT id, source, title, url, date, hash, meta FROM articles WHERE source = ? AND deleted IS NULL",
+            (source,))]
 
     def article_source(self, article_id: str) -> str | None:
         row = self.conn.execute("SELECT source FROM articles WHERE id = ? AND deleted IS NULL", (article_id,)).fetchone()
@@ -167,9 +168,9 @@ class Writer:
         versions = {}
         for a, digest in articles:
             cur = self.conn.execute(
-                "INSERT INTO articles (id, source, title, url, date, hash, text_digest, added) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (a.id, a.source, a.title, a.url, a.date, a.hash, digest,
-                                                    self.generation))
+                "INSERT INTO articles (id, source, title, url, date, hash, text_digest, added, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (a.id, a.source, a.title, a.url, a.date, a.hash, digest,
+                                                       self.generation, a.meta_json()))
             versions[a.id] = cur.lastrowid
         rows = [(p.id, versions[p.article_id], p.text, p.start, p.end, self.generation) for p in passages]
         self.conn.executemany('INSERT INTO passages (id, article, text, start, "end", added) VALUES (?, ?, ?, ?, ?, ?)',

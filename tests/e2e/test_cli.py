@@ -86,3 +86,18 @@ def test_the_core_runs_without_ray_and_says_how_to_get_it(corpus_dir: Path, tmp_
     assert run.returncode == 2, run.stderr[-2000:]
     assert "needs Ray: pip install 'qa[cluster]'" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "i" / "qa.db").exists(), "nothing written"
+
+
+def test_show_prints_an_indexed_article_with_its_metadata(corpus_dir: Path, tmp_path: Path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+    from test_pages import PAGE, STORY
+
+    (corpus_dir / "2022" / "03").mkdir(parents=True)
+    (corpus_dir / "2022" / "03" / "valmora.html").write_text(PAGE, encoding="utf-8")
+    assert qa("index", "--corpus", str(corpus_dir), "--index", str(tmp_path / "index"), cwd=tmp_path).returncode == 0
+    out = qa("show", "2022/03/valmora", "--json", "--corpus", str(corpus_dir), "--index", str(tmp_path / "index"),
+             cwd=tmp_path)
+    shown = json.loads(out.stdout)
+    assert (shown["author"], shown["date"], shown["site"]) == ("Ana Ribeiro, Tom Hale", "2022-03-14",
+                                                               "The Harbour Gazette")
+    assert all(paragraph in shown["text"] for paragraph in STORY)

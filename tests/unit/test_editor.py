@@ -29,7 +29,9 @@ def test_uploads_are_validated_before_anything_is_written(tmp_path: Path):
     archive = _archive(tmp_path, changes)
     cases = {
         "../escape.txt": b"Title\nText",
-        "sub/dir.txt": b"Title\nText",
+        "sub/../../escape.txt": b"Title\nText",
+        "sub/.hidden/a.txt": b"Title\nText",
+        "/etc/passwd.txt": b"Title\nText",
         ".hidden.txt": b"Title\nText",
         "virus.exe": b"MZ",
         "big.txt": b"x" * 2000,
@@ -121,3 +123,17 @@ def test_audit_log_records_time_editor_action_file(tmp_path: Path):
         ("root@cli", "purge", "a.txt")]
     assert all(datetime.fromisoformat(r["time"]).tzinfo is not None for r in log)
     assert archive.audit_log.parent == tmp_path / "index"
+
+
+def test_an_upload_may_name_a_sub_folder_and_comes_back_there_from_the_trash(tmp_path: Path):
+    editor = _archive(tmp_path)
+    change = editor.add_files([("2022/03/story.txt", b"A story\n\nIt happened.")], "ed")
+    assert change.files == ["2022/03/story.txt"] and (editor.corpus_dir / "2022/03/story.txt").is_file()
+    editor.delete("2022/03/story.txt", "ed")
+    assert not (editor.corpus_dir / "2022/03/story.txt").exists()
+    [item] = editor.trash()
+    assert item.name == "2022/03/story.txt"
+    editor.restore("2022/03/story.txt", "ed")
+    assert (editor.corpus_dir / "2022/03/story.txt").read_bytes() == b"A story\n\nIt happened."
+    [article] = read_corpus(editor.corpus_dir).articles
+    assert article.id == "2022/03/story"

@@ -5,7 +5,9 @@ equals dense search by brute force fused with the keyword ranking."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +110,53 @@ def test_fused_retrieval_equals_brute_force(indexer: Indexer):
         expected = [f.passage_id for f in fuse((dense, snap.search_keywords(question, 8)), 5, 60)]
         assert [h.passage.id for h in retriever.run(question, 5)] == expected
     snap.close()
+
+
+def test_page_metadata_is_stored_and_pages_are_read_again_by_a_new_page_reader(indexer: Indexer):
+    from qa.ingest.pages import PAGE_READER
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_pages import PAGE
+
+    (indexer.corpus_dir / "valmora.html").write_text(PAGE, encoding="utf-8")
+    (indexer.corpus_dir / "town-0.txt").write_text(article(0))
+    indexer.run()
+    snap = indexer.store.snapshot()
+    [row] = snap.articles(["valmora"])
+    assert (row.author, row.date, row.updated, row.site) == ("Ana Ribeiro, Tom Hale", "2022-03-14", "2022-03-15",
+                                                             "The Harbour Gazette")
+    snap.close()
+    with indexer.store.writer(lambda m: None) as w:  # as an index built by an earlier page reader
+        w.set("page_reader", "an-older-one")
+    messages: list[str] = []
+    again = indexer.run(log=messages.append)
+    assert "1 saved web page(s) are read again by the new page reader" in " ".join(messages)
+    assert (again.unchanged, again.added, again.changed) == (2, [], [])  # read again; same text: not re-embedded
+    with indexer.store.writer(lambda m: None) as w:
+        assert w.get("page_reader") == PAGE_READER
+
+
+def test_an_archive_in_sub_folders_is_indexed_with_path_ids_and_hidden_folders_left_out(indexer: Indexer):
+    corpus = indexer.corpus_dir
+    (corpus / "2022" / "03").mkdir(parents=True)
+    (corpus / "2022" / "03" / "story.txt").write_text(article(1))
+    (corpus / "2022" / "04").mkdir()
+    (corpus / "2022" / "04" / "feed.jsonl").write_text(
+        json.dumps({"title": "A", "text": article(2)}) + "\n" + json.dumps({"title": "B", "text": article(3)}) + "\n")
+    (corpus / "top.txt").write_text(article(4))
+    (corpus / ".git").mkdir()
+    (corpus / ".git" / "notes.txt").write_text(article(5))
+    (corpus / "2022" / ".drafts").mkdir()
+    (corpus / "2022" / ".drafts" / "draft.txt").write_text(article(6))
+    outside = corpus.parent / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(article(7))
+    (corpus / "linked").symlink_to(outside, target_is_directory=True)  # a folder behind a symlink: not entered
+    report = indexer.run()
+    assert sorted(report.added) == ["2022/03/story", "2022/04/feed-1", "2022/04/feed-2", "top"]
+    (corpus / "2022" / "03" / "story.txt").write_text(article(11))
+    only = indexer.run(files=[str(corpus / "2022" / "03" / "story.txt")])  # a targeted build, by path
+    assert (only.changed, only.added, only.removed) == (["2022/03/story"], [], [])
+    (corpus / "2022" / "04" / "feed.jsonl").unlink()
+    assert sorted(indexer.run().removed) == ["2022/04/feed-1", "2022/04/feed-2"]
+    assert live_ids(indexer.store) == {"2022/03/story", "top"}

@@ -63,3 +63,8 @@ def test_every_error_qa_defines_descends_from_qa_error():
                     getattr(b, "id", getattr(b, "attr", "")).endswith(("Error", "Exception", "Busy")) for b in node.bases):
                 elsewhere.append(f"{path.name}: {node.name}")
     assert elsewhere == []
+
+
+def test_the_public_api_is_importable_from_qa():
+    for name in qa.__all__:
+        assert getattr(qa, name) is not None, name
