@@ -44,7 +44,7 @@ class Store:
         self._cache: dict[tuple[str, int], Any] = {}  # (file, CRC-32) -> loaded index: segments never change
         self._lock = threading.Lock()  # guards the readers' connection and the cache
         self._conn: sqlite3.Connection | None = None
-        self._inode = -1
+        self._inode: tuple[int, int, int] | None = None
 
     @property
     def db_path(self) -> Path:
@@ -81,9 +81,11 @@ class Store:
         when the database file was replaced (a rebuild). Where the folder cannot take a write (a full disk,
         a read-only folder), it is opened read-only."""
         with self._lock:
-            inode = self.db_path.stat().st_ino
-            if self._conn is None or self._inode != inode:  # the old one closes with its last snapshot
-                self._conn, self._inode = self._open_for_reading(), inode
+            st = self.db_path.stat()
+            # The file's identity: a new file may reuse a deleted one's inode number, but not its ctime too.
+            identity = (st.st_dev, st.st_ino, st.st_ctime_ns)
+            if self._conn is None or self._inode != identity:  # the old one closes with its last snapshot
+                self._conn, self._inode = self._open_for_reading(), identity
             return self._conn
 
     def _open_for_reading(self) -> sqlite3.Connection:
@@ -271,15 +273,22 @@ class Store:
         whole database: for recovery, not for every build."""
         if not self.exists():
             return None
+        writable = True  # the keyword index's check is written as an INSERT (the writer's lock is held)
         try:
-            conn = connect_read_only(self.db_path)
-        except QAError as exc:
+            try:
+                conn = connect(self.db_path)
+            except sqlite3.OperationalError as exc:
+                if not (_cannot_write(exc) or getattr(exc, "sqlite_errorcode", 0) & 0xFF == disk.SQLITE_IOERR):
+                    raise
+                conn, writable = connect_read_only(self.db_path), False  # a full disk is no damage
+        except (QAError, sqlite3.DatabaseError) as exc:
             return str(exc)
         try:
             result = conn.execute("PRAGMA quick_check").fetchone()[0]
             if result != "ok":
                 return f"the database fails SQLite's check: {result}"
-            conn.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
+            if writable:
+                conn.execute("INSERT INTO passages_fts(passages_fts, rank) VALUES ('integrity-check', 1)")
             rows = [SegmentRow(*r) for r in conn.execute(
                 f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE dropped IS NULL ORDER BY id")]
         except sqlite3.DatabaseError as exc:
@@ -292,7 +301,7 @@ class Store:
     def _drop_reader(self) -> None:
         """Forget the shared connection and the loaded segments (the database was moved away)."""
         with self._lock:  # not closed: snapshots still reading through it close it when they go
-            self._conn, self._inode = None, -1
+            self._conn, self._inode = None, None
             self._cache.clear()
 
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import CNN_ARTICLE, ROOT, SEED_QUESTION
 from qa.errors import StoreError
 from qa.store import Store
+from qa.store.schema import FORMAT
 
 NEW_ARTICLE = """Lisbon opens a floating library on the Tagus
 
@@ -346,7 +347,8 @@ def test_a_format_1_store_is_migrated_and_its_duplicates_read_once_more(corpus_d
     (corpus_dir / "b.txt").write_text(NEW_ARTICLE)
     pipe.build_index()
     db = sqlite3.connect(tmp_path / "index" / "qa.db")  # as the first store format left it
-    db.executescript("DROP TABLE duplicates; DROP INDEX sources_skipped; PRAGMA user_version = 1;")
+    db.executescript("DROP TABLE duplicates; DROP INDEX sources_skipped; ALTER TABLE articles DROP COLUMN meta; "
+                     "PRAGMA user_version = 1;")
     db.close()
     fresh = make_pipeline(corpus_dir)
     report = fresh.build_index()
@@ -354,7 +356,7 @@ def test_a_format_1_store_is_migrated_and_its_duplicates_read_once_more(corpus_d
     (corpus_dir / "a.txt").unlink()
     assert fresh.build_index().added == ["b"], "and it takes the original's place when that goes"
     db = sqlite3.connect(tmp_path / "index" / "qa.db")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == FORMAT
 
 
 def test_a_format_1_store_that_already_has_the_duplicates_table_migrates(corpus_dir: Path, make_pipeline,
@@ -364,7 +366,7 @@ def test_a_format_1_store_that_already_has_the_duplicates_table_migrates(corpus_
     pipe = make_pipeline(corpus_dir)
     pipe.build_index()
     db = sqlite3.connect(tmp_path / "index" / "qa.db")  # as qa left it when migration 1 held the table
-    db.executescript("DROP INDEX sources_unread; PRAGMA user_version = 1;")
+    db.executescript("DROP INDEX sources_unread; ALTER TABLE articles DROP COLUMN meta; PRAGMA user_version = 1;")
     db.close()
     fresh = make_pipeline(corpus_dir)
     assert fresh.build_index().full_rebuild is None
