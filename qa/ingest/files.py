@@ -180,7 +180,7 @@ def parse_file(path: Path, data: bytes, article_id: str | None = None) -> list[A
     text = decode(data)
     if suffix in JSON_SUFFIXES:
         return _json_articles(path, text, article_id)
-    title = _first_line(text)
+    title = first_line(text)
     if suffix != ".txt":
         title = re.sub(r"^\s*#+\s*", "", title)
     return [_article(article_id, title, text, path)]
@@ -227,7 +227,8 @@ def _control_ratio(text: str) -> float:
     return len(_CONTROL.findall(sample)) / max(1, len(sample))
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
+    """The first non-blank line, its white space folded."""
     for line in text.splitlines():
         if line.strip():
             return " ".join(line.split())
@@ -270,7 +271,7 @@ def _json_articles(path: Path, text: str, base_id: str) -> list[Article]:
         if not isinstance(rec, dict) or not isinstance(rec.get("text"), str) or not rec["text"].strip():
             raise ArticleError(f"record {n} has no 'text' field")
         body = rec["text"].replace("\r\n", "\n")
-        title = str(rec.get("title") or rec.get("headline") or _first_line(body))
+        title = str(rec.get("title") or rec.get("headline") or first_line(body))
         article_id = base_id if len(records) == 1 else f"{base_id}-{n}"
         articles.append(_article(article_id, title, body, path, **json_metadata(rec)))
     return articles
@@ -361,7 +362,7 @@ def extract_html(html: str) -> tuple[str, str]:
     paragraphs = [" ".join(block.split()) for block in re.split(r"\n\s*\n|\n", raw)]
     text = "\n\n".join(p for p in paragraphs if p)
     title = " ".join("".join(parser.title).split()) or " ".join("".join(parser.h1).split())
-    return title or _first_line(text), text
+    return title or first_line(text), text
 
 
 def content_hash(article: Article) -> str:

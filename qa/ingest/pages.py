@@ -12,6 +12,8 @@ import logging
 import re
 from dataclasses import dataclass
 
+from qa.ingest.files import extract_html, first_line
+
 # The version of the page reader: an index built with another one reads its saved pages again.
 PAGE_READER = "trafilatura-2"
 
@@ -42,10 +44,8 @@ def read_page(html: bytes | str) -> Page:
     text = _paragraphs(doc.text if doc is not None else "")
     meta = _metadata(doc, html)
     if text:
-        return Page(title=meta.pop("title") or _first_line(text), text=text, **meta)
+        return Page(title=meta.pop("title") or first_line(text), text=text, **meta)
     from trafilatura.utils import decode_file
-
-    from qa.ingest.files import extract_html
 
     title, whole = extract_html(html if isinstance(html, str) else decode_file(html))
     return Page(title=meta.pop("title") or title, text=whole, whole_page=True, **meta)
@@ -117,7 +117,3 @@ def _day(date: str | None) -> str | None:
 def _clean(value: str | None) -> str | None:
     value = " ".join((value or "").split())
     return value or None
-
-
-def _first_line(text: str) -> str:
-    return next((line for line in text.splitlines() if line.strip()), "")

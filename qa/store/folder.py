@@ -91,8 +91,8 @@ class Store:
     def _open_for_reading(self) -> sqlite3.Connection:
         try:
             conn = connect(self.db_path)
-        except sqlite3.OperationalError as exc:  # a full disk shows here as a failed I/O on the WAL's files
-            if not (_cannot_write(exc) or getattr(exc, "sqlite_errorcode", 0) & 0xFF == disk.SQLITE_IOERR):
+        except sqlite3.OperationalError as exc:
+            if not _read_only_will_do(exc):
                 raise
             return connect_read_only(self.db_path)
         try:
@@ -278,7 +278,7 @@ class Store:
             try:
                 conn = connect(self.db_path)
             except sqlite3.OperationalError as exc:
-                if not (_cannot_write(exc) or getattr(exc, "sqlite_errorcode", 0) & 0xFF == disk.SQLITE_IOERR):
+                if not _read_only_will_do(exc):
                     raise
                 conn, writable = connect_read_only(self.db_path), False  # a full disk is no damage
         except (QAError, sqlite3.DatabaseError) as exc:
@@ -308,6 +308,12 @@ class Store:
 def _is_ours(exc: BaseException) -> bool:
     """An error the writer turns into one of qa's: a full disk, a read-only folder, a damaged database."""
     return disk.is_full(exc) or disk.is_read_only(exc) or disk.is_damaged(exc)
+
+
+def _read_only_will_do(exc: BaseException) -> bool:
+    """A failed open for writing that a read-only open gets past (a full disk shows as a failed I/O on the
+    WAL's files there)."""
+    return _cannot_write(exc) or getattr(exc, "sqlite_errorcode", 0) & 0xFF == disk.SQLITE_IOERR
 
 
 def _cannot_write(exc: BaseException) -> bool:

@@ -18,7 +18,7 @@ class Lease:
     """A reader's claim on one generation; `set` records it, `release` (or process death) drops it.
 
     Reading must not need free space: where the lease file cannot be written (a full disk, a read-only
-    folder) the reader goes on without one (`recorded` False). It then relies on what a lease-less reader
+    folder) the reader goes on without one (`path` None). It then relies on what a lease-less reader
     has anyway: segments it has loaded stay mapped even if a writer collects their files."""
 
     def __init__(self, folder: Path) -> None:
@@ -38,10 +38,6 @@ class Lease:
                 raise
             self._close()
             tmp.unlink(missing_ok=True)
-
-    @property
-    def recorded(self) -> bool:
-        return self.path is not None
 
     def set(self, generation: int) -> None:
         if self.path is None:
