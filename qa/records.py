@@ -20,9 +20,10 @@ class Article:
     updated: str | None = None  # last modified, ISO 8601
     site: str | None = None  # the outlet
     language: str | None = None
+    dateline: str | None = None  # where it was reported from ("Washington" of "Washington CNN —")
     notice: str | None = None  # how it was read, when it is worth saying (a page read whole)
 
-    META = ("url", "date", "author", "updated", "site", "language")
+    META = ("url", "date", "author", "updated", "site", "language", "dateline")
 
     def meta(self) -> dict[str, str]:
         """The metadata it has, by field name."""

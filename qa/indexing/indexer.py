@@ -24,8 +24,9 @@ from qa.config import VECTOR_STORAGE, Settings
 from qa.errors import ArticleError, IndexDamaged, NotFoundError, SettingsError
 from qa.indexing.plan import BuildPlan, Fingerprint, Held, decide, plan_build
 from qa.ingest.chunking import Chunker
-from qa.ingest.files import (HTML_SUFFIXES, Skipped, article_id_of, content_hash, file_stats, read_source,
-                             text_digest)
+from qa.ingest.bylines import TEXT_READER
+from qa.ingest.files import (HTML_SUFFIXES, JSON_SUFFIXES, TEXT_SUFFIXES, Skipped, article_id_of, content_hash,
+                             file_stats, read_source, text_digest)
 from qa.ingest.pages import PAGE_READER
 from qa.records import Article, Passage
 from qa.retrieval.embedding import TextEncoder
@@ -33,6 +34,12 @@ from qa.store import MergePolicy, Store, Writer
 from qa.store.compaction import compact as compact_store
 from qa.store.schema import ArticleRow
 from qa.store.segments import damaged_segments, describe_segments
+
+
+# Each kind of file's reader, by the state key that records its version: an index built with another
+# version reads those files again.
+READERS = (("page_reader", PAGE_READER, HTML_SUFFIXES, "saved web page(s)"),
+           ("text_reader", TEXT_READER, TEXT_SUFFIXES | JSON_SUFFIXES, "text and JSON file(s)"))
 
 
 @dataclass
@@ -46,6 +53,7 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)  # files read in this build and not (wholly) indexed
     not_indexed: int = 0  # files not (wholly) indexed in all, these and earlier ones left as they were
     passages_embedded: int = 0
+    passages_reused: int = 0  # passages of a moved article, or one whose metadata alone changed: not embedded
     passages_total: int = 0
     articles_total: int = 0
     index_type: str = ""
@@ -61,6 +69,8 @@ class BuildReport:
                  f"added {len(self.added)}, changed {len(self.changed)}, removed {len(self.removed)}, "
                  f"unchanged {self.unchanged}",
                  f"embedded {self.passages_embedded} passages in {self.seconds:.1f}s"]
+        if self.passages_reused:
+            parts.append(f"{self.passages_reused} passages kept their vectors (moved, or metadata changed)")
         if self.skipped:
             parts.append(f"skipped {len(self.skipped)} file(s)")
         if self.not_indexed > len(self.skipped):
@@ -187,7 +197,7 @@ class Indexer:
                 files = None
             w.set("settings", json.dumps(self.fingerprint.to_state(), sort_keys=True))
             self._record_layout(w)
-            self._reread_pages_of_another_reader(w, log)
+            self._reread_files_of_another_reader(w, log)
             plan, stats = self._plan(w, files)
             report.unchanged = self._kept_articles(w, plan)
             self._forget(w, plan.gone, report)
@@ -399,16 +409,21 @@ class Indexer:
 
     def _add_batch(self, w: Writer, batch: list[tuple[FileWork, list[tuple[Article, bool, list[Passage]]]]],
                    report: BuildReport) -> None:
-        """Embed a batch (file by file if the batch fails, to find the bad one) and add it."""
+        """Embed a batch (file by file if the batch fails, to find the bad one) and add it. The articles it
+        replaces go first, so that a passage they share with their new version keeps its vector."""
+        for _, chunks in batch:
+            for article, replaces, _ in chunks:
+                if replaces:
+                    w.delete_article(article.id)
         te = time.perf_counter()
         try:
-            vectors = self.embedder.encode_passages([p for _, c in batch for _, _, ps in c for p in ps])
+            vectors = self._vectors(w, [p for _, c in batch for _, _, ps in c for p in ps], report)
             groups = batch
         except Exception:  # noqa: BLE001 - find the file that breaks the embedder, keep the rest
             groups, parts, failed = [], [], []
             for f, c in batch:
                 try:
-                    parts.append(self.embedder.encode_passages([p for _, _, ps in c for p in ps]))
+                    parts.append(self._vectors(w, [p for _, _, ps in c for p in ps], report))
                     groups.append((f, c))
                 except Exception as exc:  # noqa: BLE001
                     failed.append((f, exc))
@@ -421,15 +436,27 @@ class Indexer:
         rows, passages = [], []
         for f, chunks in groups:
             for article, replaces, pieces in chunks:
-                if replaces:
-                    w.delete_article(article.id)
                 rows.append((ArticleRow(article.id, f.name, article.title, article.url, article.date,
                                         content_hash(article), author=article.author, updated=article.updated,
-                                        site=article.site, language=article.language), text_digest(article)))
+                                        site=article.site, language=article.language,
+                                        dateline=article.dateline), text_digest(article)))
                 passages.extend(pieces)
             w.files.record(f.name, f.size, f.recorded_mtime, f.skipped, f.originals)
         w.add_articles(rows, passages, vectors)
-        report.passages_embedded += len(passages)
+
+    def _vectors(self, w: Writer, passages: list[Passage], report: BuildReport) -> np.ndarray:
+        """The passages' vectors: taken over from deleted passages of the same title and text (an article
+        moved, or whose metadata alone changed), embedded for the rest."""
+        reused = w.reusable_vectors(passages)
+        todo = [p for i, p in enumerate(passages) if i not in reused]
+        fresh = self.embedder.encode_passages(todo) if todo else np.zeros((0, self.embedder.dim), np.float32)
+        out = np.zeros((len(passages), self.embedder.dim), np.float32)
+        if reused:
+            out[list(reused)] = np.stack(list(reused.values()))
+        out[[i for i in range(len(passages)) if i not in reused]] = fresh
+        report.passages_embedded += len(todo)
+        report.passages_reused += len(reused)
+        return out
 
     def _embedder_works(self) -> bool:
         try:
@@ -439,16 +466,17 @@ class Indexer:
             return False
 
     @staticmethod
-    def _reread_pages_of_another_reader(w: Writer, log: Callable[[str], None]) -> None:
-        """Saved web pages read by another version of the page reader are read again (their articles are
-        embedded again only where the text changed)."""
-        if w.get("page_reader") == PAGE_READER:
-            return
-        pages = [name for name in w.files.seen() if Path(name).suffix.lower() in HTML_SUFFIXES]
-        if pages:
-            log(f"{len(pages)} saved web page(s) are read again by the new page reader ({PAGE_READER})")
-            w.files.mark_unread(pages)
-        w.set("page_reader", PAGE_READER)
+    def _reread_files_of_another_reader(w: Writer, log: Callable[[str], None]) -> None:
+        """Files read by another version of their reader are read again (a passage whose text did not
+        change keeps its vector: see Writer.reusable_vectors)."""
+        for key, version, suffixes, what in READERS:
+            if w.get(key) == version:
+                continue
+            names = [name for name in w.files.seen() if Path(name).suffix.lower() in suffixes]
+            if names:
+                log(f"{len(names)} {what} are read again by the new reader ({version})")
+                w.files.mark_unread(names)
+            w.set(key, version)
 
     def _record_layout(self, w: Writer) -> None:
         """Record the base parts and vector storage asked for (`shards`, `vectors`), when given: the store

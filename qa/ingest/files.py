@@ -2,7 +2,8 @@
 
 Article ids are file names without extension (plus `-N` for the N-th record of a multi-record JSON file).
 For text and Markdown the article text is the file's text as decoded, so offsets point into the file;
-for HTML and JSON it is the extracted text.
+for HTML and JSON it is the extracted text. Metadata comes from a page's tags, a record's fields and, for
+what these lack (and for plain text), from the article's own byline, date line and dateline (qa.ingest.bylines).
 """
 
 from __future__ import annotations
@@ -175,15 +176,23 @@ def parse_file(path: Path, data: bytes, article_id: str | None = None) -> list[A
         _refuse_binary(data)
         page = read_page(data)
         notice = "no main text found: the whole page was read" if page.whole_page else None
-        return [_article(article_id, page.title, page.text, path, notice=notice,
-                         **{k: getattr(page, k) for k in Article.META})]
+        meta = {k: getattr(page, k, None) for k in Article.META}
+        return [_article(article_id, page.title, page.text, path, notice=notice, **_with_text_metadata(meta, page.text))]
     text = decode(data)
     if suffix in JSON_SUFFIXES:
         return _json_articles(path, text, article_id)
     title = first_line(text)
     if suffix != ".txt":
         title = re.sub(r"^\s*#+\s*", "", title)
-    return [_article(article_id, title, text, path)]
+    return [_article(article_id, title, text, path, **_with_text_metadata({}, text))]
+
+
+def _with_text_metadata(meta: dict[str, str | None], text: str) -> dict[str, str | None]:
+    """`meta` (what a page's tags or a record's fields say) with what the text's own byline, date line,
+    dateline and credits say filling the fields it lacks."""
+    from qa.ingest.bylines import text_metadata
+
+    return {**text_metadata(text), **{k: v for k, v in meta.items() if v}}
 
 
 def _refuse_binary(data: bytes) -> None:
@@ -273,7 +282,7 @@ def _json_articles(path: Path, text: str, base_id: str) -> list[Article]:
         body = rec["text"].replace("\r\n", "\n")
         title = str(rec.get("title") or rec.get("headline") or first_line(body))
         article_id = base_id if len(records) == 1 else f"{base_id}-{n}"
-        articles.append(_article(article_id, title, body, path, **json_metadata(rec)))
+        articles.append(_article(article_id, title, body, path, **_with_text_metadata(json_metadata(rec), body)))
     return articles
 
 
@@ -371,7 +380,8 @@ def content_hash(article: Article) -> str:
     h = hashlib.sha256()
     extra = [article.author, article.updated, article.site, article.language]
     parts = [article.title, article.text, article.url or "", article.date or ""]
-    for part in parts + ([v or "" for v in extra] if any(extra) else []):
+    parts += [v or "" for v in extra] if any(extra) or article.dateline else []
+    for part in parts + ([article.dateline] if article.dateline else []):
         h.update(part.encode("utf-8", "surrogatepass"))
         h.update(b"\0")
     return h.hexdigest()

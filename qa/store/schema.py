@@ -91,7 +91,8 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE sources SET mtime_ns = -1 WHERE skipped IS NOT NULL;
     """,
     """
-    -- An article's metadata beyond its URL and date (author, updated, site, language), as JSON.
+    -- An article's metadata beyond its URL and date (author, updated, site, language;
+    -- later also the dateline), as JSON.
     ALTER TABLE articles ADD COLUMN meta TEXT;
     """,
 )
@@ -113,8 +114,9 @@ class ArticleRow:
     updated: str | None = None
     site: str | None = None
     language: str | None = None
+    dateline: str | None = None
 
-    EXTRA = ("author", "updated", "site", "language")  # kept together in the `meta` column
+    EXTRA = ("author", "updated", "site", "language", "dateline")  # kept together in the `meta` column
 
     def meta_json(self) -> str | None:
         """The extra metadata as the `meta` column holds it (None: none)."""

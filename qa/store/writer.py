@@ -12,6 +12,7 @@ the crash tests stop a build at every step (tests/crash_at.py).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import sqlite3
@@ -36,6 +37,11 @@ STEPS = ("segment-written", "before-commit", "after-commit", "during-gc", "durin
 SEGMENT_COLUMNS = "id, file, role, kind, vectors, bytes, crc32, created"
 
 
+def vector_key(title: str, text: str) -> str:
+    """What a passage's vector is made of (its article's title and its text: see passage_text)."""
+    return hashlib.sha1(f"{title}\n{text}".encode("utf-8", "surrogatepass")).hexdigest()
+
+
 class Writer:
     """Changes to the store inside one transaction; `commit()` makes them one new generation."""
 
@@ -48,6 +54,9 @@ class Writer:
         self.files = FileLog(self)
         self.written: list[Path] = []  # segment files of the open transaction: removed if it rolls back
         self.moved_aside: Path | None = None  # where a damaged index's files went before this writer began
+        # Passages deleted by this writer, by what their vector is made of: an article moved to another
+        # file, or whose metadata alone changed, takes their vectors instead of being embedded again.
+        self.deleted_passages: dict[str, int] = {}
 
     # --- transaction --------------------------------------------------------------------------------
     def begin(self) -> None:
@@ -86,6 +95,7 @@ class Writer:
             for path in self.written:
                 path.unlink(missing_ok=True)
             self.written = []
+            self.deleted_passages = {}
 
     # --- state --------------------------------------------------------------------------------------
     def get(self, key: str, default: str | None = None) -> str | None:
@@ -138,7 +148,10 @@ class Writer:
         row = self.conn.execute("SELECT version FROM articles WHERE id = ? AND deleted IS NULL", (article_id,)).fetchone()
         if row is None:
             return 0
-        ids = [(r[0],) for r in self.conn.execute("SELECT id FROM passages WHERE article = ?", row)]
+        found = self.conn.execute("SELECT p.id, a.title, p.text FROM passages p JOIN articles a ON a.version = p.article "
+                                  "WHERE p.article = ?", row).fetchall()
+        ids = [(i,) for i, _, _ in found]
+        self.deleted_passages.update((vector_key(title, text), i) for i, title, text in found)
         self.conn.executemany("INSERT OR REPLACE INTO tombstones VALUES (?, ?, NULL)",
                               [(i, self.generation) for (i,) in ids])
         self.conn.execute("UPDATE passages SET deleted = ? WHERE article = ?", (self.generation, row[0]))
@@ -147,6 +160,22 @@ class Writer:
         self._delta[1] -= len(ids)
         self.dirty = True
         return len(ids)
+
+    def reusable_vectors(self, passages: list[Passage]) -> dict[int, np.ndarray]:
+        """{position in `passages`: vector} for the passages whose title and text are those of a passage
+        deleted by this writer whose vector is still in a live segment (vectors stored as SQ8 come back
+        decoded). One pass over the segments, only when there is something to find."""
+        wanted = {i: self.deleted_passages[vector_key(p.title, p.text)] for i, p in enumerate(passages)
+                  if vector_key(p.title, p.text) in self.deleted_passages}
+        if not wanted:
+            return {}
+        targets = np.fromiter(set(wanted.values()), np.int64)
+        found: dict[int, np.ndarray] = {}
+        for row in self.live_segments():
+            ids, vectors = seg.segment_vectors(self.store.load_segment(row))
+            hit = np.isin(ids, targets)
+            found.update(zip(ids[hit].tolist(), vectors[hit]))
+        return {i: found[pid] for i, pid in wanted.items() if pid in found}
 
     def allocate_ids(self, n: int) -> int:
         """The first of n new passage ids (ids only ever increase, across rebuilds too)."""

@@ -130,7 +130,7 @@ def test_page_metadata_is_stored_and_pages_are_read_again_by_a_new_page_reader(i
         w.set("page_reader", "an-older-one")
     messages: list[str] = []
     again = indexer.run(log=messages.append)
-    assert "1 saved web page(s) are read again by the new page reader" in " ".join(messages)
+    assert "1 saved web page(s) are read again by the new reader (trafilatura" in " ".join(messages)
     assert (again.unchanged, again.added, again.changed) == (2, [], [])  # read again; same text: not re-embedded
     with indexer.store.writer(lambda m: None) as w:
         assert w.get("page_reader") == PAGE_READER
@@ -160,3 +160,30 @@ def test_an_archive_in_sub_folders_is_indexed_with_path_ids_and_hidden_folders_l
     (corpus / "2022" / "04" / "feed.jsonl").unlink()
     assert sorted(indexer.run().removed) == ["2022/04/feed-1", "2022/04/feed-2"]
     assert live_ids(indexer.store) == {"2022/03/story", "top"}
+
+
+def test_a_moved_file_and_a_metadata_change_keep_their_vectors(indexer: Indexer):
+    corpus = indexer.corpus_dir
+    (corpus / "inbox").mkdir()
+    (corpus / "inbox" / "story.txt").write_text(article(1))
+    (corpus / "record.json").write_text(json.dumps({"title": "Porto", "text": article(2), "author": "Ana Ribeiro"}))
+    first = indexer.run()
+    assert first.passages_embedded >= 2 and first.passages_reused == 0
+
+    (corpus / "2022").mkdir()
+    (corpus / "inbox" / "story.txt").rename(corpus / "2022" / "story.txt")  # filed away: same text
+    (corpus / "record.json").write_text(json.dumps({"title": "Porto", "text": article(2), "author": "Tom Hale"}))
+    second = indexer.run()
+    assert (second.added, second.removed, second.changed) == (["2022/story"], ["inbox/story"], ["record"])
+    assert second.passages_embedded == 0 and second.passages_reused == first.passages_embedded
+    snap = indexer.store.snapshot()
+    [row] = snap.articles(["record"])
+    assert row.author == "Tom Hale"
+    for p in snap.article_passages("2022/story"):  # the vectors taken over are the passages' own
+        [(found, score)] = snap.search_vectors(HashEmbedder().encode_passages([p])[0], 1)
+        assert found == p.id and score == pytest.approx(1.0, abs=1e-5)
+    snap.close()
+
+    (corpus / "2022" / "story.txt").write_text(article(1).replace("Tickets cost", "Tickets now cost"))
+    third = indexer.run()  # a changed text: its changed passage is embedded, the others kept
+    assert third.changed == ["2022/story"] and third.passages_embedded >= 1
