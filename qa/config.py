@@ -35,6 +35,7 @@ MINIMUM: dict[str, float] = {
     "reader_stride": 1, "max_answer_tokens": 1, "max_question_chars": 1, "max_article_bytes": 1,
     "asks_per_minute": 1, "ask_backlog": 0, "upload_files_per_request": 1, "uploads_per_minute": 1,
     "login_failures_per_minute": 1, "read_first": 1, "read_confidence": 0,
+    "feed_minutes": 0, "fetch_timeout": 0.1, "fetch_max_bytes": 1, "fetch_host_delay": 0, "feed_items_per_update": 1,
 }
 
 # Environment variable -> settings field.
@@ -56,6 +57,11 @@ ENV = {
     "QA_INDEX_SHARDS": "index_shards",
     "QA_INDEX_VECTORS": "index_vectors",
     "QA_IVF_NPROBE": "ivf_nprobe",
+    "QA_FEED_MINUTES": "feed_minutes",
+    "QA_FETCH_TIMEOUT": "fetch_timeout",
+    "QA_FETCH_MAX_BYTES": "fetch_max_bytes",
+    "QA_FETCH_HOST_DELAY": "fetch_host_delay",
+    "QA_FETCH_PRIVATE": "fetch_private",
 }
 
 
@@ -117,6 +123,16 @@ class Settings:
     # "names": an answer whose article (text or title) never mentions a name or number of the question is withdrawn
     # (see qa.reading.evidence); "off": answers stand on the reader's score alone.
     evidence_check: str = "names"
+    # Feeds (qa.feeds): the served chat updates its feeds every this many minutes (0: never by itself);
+    # fetching: seconds to wait for an answer, the largest page or feed, seconds between two requests to one
+    # host, new items taken from one feed at one update, and whether links may lead to loopback, private or
+    # link-local addresses (they may anyway when the feed itself lives on such an address).
+    feed_minutes: float = 30.0
+    fetch_timeout: float = 10.0
+    fetch_max_bytes: int = 5_000_000
+    fetch_host_delay: float = 1.0
+    feed_items_per_update: int = 200
+    fetch_private: bool = False
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -169,6 +185,8 @@ def _coerce(name: str, type_name: Any, value: Any) -> Any:
     try:
         if kind == "Path":
             return Path(value)
+        if kind == "bool":
+            return _flag(name, value)
         if kind == "int":
             return int(value)
         if kind in ("float", "float | None"):
@@ -178,3 +196,15 @@ def _coerce(name: str, type_name: Any, value: Any) -> Any:
         where = f"{name} ({var})" if var and os.environ.get(var) == value else name
         raise SettingsError(f"bad value {value!r} for setting {where}: expected {kind.split(' ')[0]}") from None
     return str(value) if kind == "str" else value
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A yes/no setting: a bool, or 1/0, true/false, yes/no, on/off."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"bad value {value!r} for setting {_where(name)}: use 1 or 0 (true/false, yes/no)")

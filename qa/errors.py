@@ -37,6 +37,14 @@ class ArticleError(QAError, ValueError):
     """A file or text that cannot become an article, or a corpus change that cannot be made."""
 
 
+class FetchError(QAError, OSError):
+    """A feed or page could not be fetched, or was refused (its address, size, type or answer)."""
+
+
+class FeedError(QAError, ValueError):
+    """A feed that cannot be followed: not a feed, malformed, unknown to the list, or refused."""
+
+
 class StoreError(QAError, RuntimeError):
     """The index store is missing, unreadable, damaged or of an unknown format."""
 

@@ -3,8 +3,7 @@ place, for every front-end, with who may make it (an editor) and how much at onc
 
 Nothing is deleted for good except by `purge`: a deleted file, and the old version of a file replaced by an
 upload or a restore, moves to the trash, a hidden folder inside the corpus folder (`corpus/.trash/`). It is
-hidden and a sub-folder, so the indexer (which reads the non-hidden files directly inside corpus/) never
-sees it; it sits on the same file system, so moving in and out is one atomic rename; and it stays with the
+hidden, so the indexer (which leaves hidden files and folders out) never sees it; it sits on the same file system, so moving in and out is one atomic rename; and it stays with the
 corpus it came from, so deleting or rebuilding the index never takes the trash with it.
 
 Every change is appended to an audit log (`audit.jsonl` in the index folder): time, editor, action, file.
@@ -99,19 +98,7 @@ class CorpusEditor:
         if not files:
             raise ArticleError("Choose one or more files first.")
         self._within_limits(editor, len(files))
-        change = Change("add")
-        for name, data in files:
-            try:
-                staged, articles = self._stage(name, data)
-            except ArticleError as exc:
-                change.refused.append(str(exc))
-                continue
-            with self._locked():
-                old = self._commit(staged, name, editor, replace=True)
-            change.files.append(name)
-            change.titles += [a.title for a in articles]
-            change.trashed += [old] if old else []
-        return self._changed(change)
+        return self._changed(self._add(Change("add"), files, editor))
 
     def add_text(self, title: str, text: str, editor: str | None, url: str | None = None,
                  date: str | None = None) -> Change:
@@ -136,6 +123,13 @@ class CorpusEditor:
             name = self._free_name(slugify(title), suffix)
             self._commit(staged, name, editor, replace=False)
         return self._changed(Change("add", files=[name], titles=[a.title for a in articles]))
+
+    def add_fetched(self, files: Sequence[tuple[str, bytes]], source: str) -> Change:
+        """Save articles fetched from the web (qa.feeds) under their names, recorded in the audit log as
+        the work of `source` ("feed https://...", or the editor who asked for a URL). No upload limits: the
+        fetcher's own limits (size, per-host delay, items per update) bound it. A name already taken is
+        replaced, its old version going to the trash, as an upload would."""
+        return self._changed(self._add(Change("fetch"), files, source))
 
     def delete(self, name: str, editor: str | None) -> Change:
         """Move one article file (by its name in the corpus folder) to the trash."""
@@ -227,6 +221,21 @@ class CorpusEditor:
         if wait:
             raise Busy(f"Busy: more than {self.uploads.limit} files a minute; try again in {math.ceil(wait)} s.",
                        math.ceil(wait))
+
+    def _add(self, change: Change, files: Sequence[tuple[str, bytes]], who: str) -> Change:
+        """Stage, check and move each file into place (replacing, the old version to the trash)."""
+        for name, data in files:
+            try:
+                staged, articles = self._stage(name, data)
+            except ArticleError as exc:
+                change.refused.append(str(exc))
+                continue
+            with self._locked():
+                old = self._commit(staged, name, who, replace=True)
+            change.files.append(name)
+            change.titles += [a.title for a in articles]
+            change.trashed += [old] if old else []
+        return change
 
     def _changed(self, change: Change) -> Change:
         if change.files and self.on_change is not None:

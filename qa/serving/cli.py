@@ -1,4 +1,4 @@
-"""The `qa` command: index, ask, chat, serve, restore, trash, eval, eval-reader, train-reader, tune-reader.
+"""The `qa` command: index, ask, show, chat, serve, feed, add, restore, trash, eval, eval-reader, train-reader, tune-reader.
 Each command parses its options, calls one method and prints the result; errors qa raises on purpose
 (QAError) are printed in one line with exit status 2."""
 
@@ -183,6 +183,51 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _feeds(settings: Any, index: bool = True) -> Any:
+    """The feeds of the corpus folder, saving through an editor that indexes what it saves."""
+    from qa.feeds.follow import Feeds
+    from qa.ingest.editor import CorpusEditor
+    from qa.pipeline import Pipeline
+
+    on_change = (lambda files: Pipeline(settings, log=_log).build_index(files=files)) if index else None
+    return Feeds.from_settings(settings, CorpusEditor.from_settings(settings, on_change=on_change), log=_log)
+
+
+def cmd_feed(args: argparse.Namespace) -> int:
+    from qa.errors import UsageError
+
+    if args.action in ("add", "remove") and not args.location:
+        raise UsageError(f"qa feed {args.action} needs the feed's URL or file")
+    settings = _settings(args)
+    feeds = _feeds(settings, index=args.action == "update")
+    if args.action == "add":
+        status = feeds.add(args.location)
+        print(f"following {status.url}; `qa feed update` fetches it")
+    elif args.action == "remove":
+        status = feeds.remove(args.location)
+        print(f"no longer following {status.url} (its {status.items_total} article(s) stay in the corpus)")
+    elif args.action == "list":
+        followed = feeds.list()
+        for f in followed:
+            state = f.last_error or (f"{f.new_items} new at the last update" if f.last_check else "not updated yet")
+            print(f"{f.url}\n  {f.title or '(title unknown)'}; last check {f.last_check or '-'}; {state}; "
+                  f"{f.items_total} article(s) in all")
+            for error in f.item_errors:
+                print(f"  item: {error}")
+        print(f"{len(followed)} feed(s) followed for {settings.corpus_dir}")
+    else:
+        print(feeds.update().summary())
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    change = _feeds(settings).add_url(args.url, _cli_editor(), allow_private=True)  # the user's own choice
+    print(f"saved {change.files[0]} ({change.titles[0]}) into {settings.corpus_dir}")
+    print(change.index.summary())
+    return 0
+
+
 def cmd_trash(args: argparse.Namespace) -> int:
     from qa.errors import UsageError
     from qa.ingest.editor import CorpusEditor
@@ -328,6 +373,18 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("name", help="file name (its newest version in the trash) or trash item id (see `qa trash`)")
     common(sp)
     sp.set_defaults(func=cmd_restore)
+
+    sp = sub.add_parser("feed", help="follow news feeds (RSS, Atom): add, list, remove, or update them (fetch "
+                                     "their new items' pages into the corpus and index them)")
+    sp.add_argument("action", choices=["add", "list", "remove", "update"])
+    sp.add_argument("location", nargs="?", help="with add/remove: the feed's URL, or a feed file on this computer")
+    common(sp)
+    sp.set_defaults(func=cmd_feed)
+
+    sp = sub.add_parser("add", help="fetch one web page into the corpus (read as a saved page), and index it")
+    sp.add_argument("url")
+    common(sp)
+    sp.set_defaults(func=cmd_add)
 
     sp = sub.add_parser("trash", help="list the trash (deleted and replaced article files), or empty it")
     common(sp)

@@ -13,6 +13,7 @@ PACKAGE = Path(qa.__file__).parent
 LAYERS = [
     {"qa.errors", "qa.config", "qa.records", "qa.rates", "qa.disk"},
     {"qa.ingest"},
+    {"qa.feeds"},
     {"qa.store"},
     {"qa.retrieval"},
     {"qa.indexing"},
