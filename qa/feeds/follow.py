@@ -104,9 +104,10 @@ class Feeds:
         return cls(settings.corpus_dir, editor, fetcher, settings.fetch_private, settings.feed_items_per_update, log)
 
     # --- the list --------------------------------------------------------------------------------------
-    def add(self, location: str) -> FeedStatus:
-        """Follow a feed: an http(s) URL, or the path of a feed file on this computer. Nothing is fetched
-        until the next update."""
+    def add(self, location: str, who: str | None) -> FeedStatus:
+        """Follow a feed: an http(s) URL, or the path of a feed file on this computer (`who`: the editor;
+        only editors manage feeds). Nothing is fetched until the next update."""
+        self.editor.editor_name(who)
         url = self._location(location)
         with self._state() as state:
             if url in state["feeds"]:
@@ -116,8 +117,9 @@ class Feeds:
             state["seen"].setdefault(url, [])
         return status
 
-    def remove(self, location: str) -> FeedStatus:
+    def remove(self, location: str, who: str | None) -> FeedStatus:
         """Stop following a feed (the articles it brought stay; delete them as any article)."""
+        self.editor.editor_name(who)
         url = self._location(location, must_exist=False)
         with self._state() as state:
             if url not in state["feeds"]:
@@ -150,9 +152,10 @@ class Feeds:
             report.files, report.index = change.files, change.index
         return report
 
-    def add_url(self, url: str, who: str, allow_private: bool | None = None) -> Change:
-        """Fetch one page into the corpus (`qa add URL`) and index it. `allow_private`: whether the URL
-        may lead to a non-public address (the `fetch_private` setting when None)."""
+    def add_url(self, url: str, who: str | None, allow_private: bool | None = None) -> Change:
+        """Fetch one page into the corpus (`qa add URL`; `who`: the editor) and index it. `allow_private`:
+        whether the URL may lead to a non-public address (the `fetch_private` setting when None)."""
+        who = self.editor.editor_name(who)
         self.fetcher.check_url(url)
         item = Item(url, url, None, None, None, None, None)
         private_ok = self.allow_private if allow_private is None else allow_private

@@ -94,7 +94,7 @@ class CorpusEditor:
         """Add uploaded files (name, content). Each is checked completely (name, type, size, content) before
         anything is written; a refused one is reported and the rest go on. A file with the name of an
         existing one replaces it, and the old version goes to the trash."""
-        editor = self._editor(editor)
+        editor = self.editor_name(editor)
         if not files:
             raise ArticleError("Choose one or more files first.")
         self._within_limits(editor, len(files))
@@ -104,7 +104,7 @@ class CorpusEditor:
                  date: str | None = None) -> Change:
         """Save pasted text as a new article: a .txt file, or .json when it has a URL or date. It never
         replaces an existing file: a taken name gets a number."""
-        editor = self._editor(editor)
+        editor = self.editor_name(editor)
         self._within_limits(editor, 1)
         url = (url or "").strip() or None
         title = " ".join((title or "").split())
@@ -133,7 +133,7 @@ class CorpusEditor:
 
     def delete(self, name: str, editor: str | None) -> Change:
         """Move one article file (by its name in the corpus folder) to the trash."""
-        editor = self._editor(editor)
+        editor = self.editor_name(editor)
         check_upload_name(name)
         with self._locked():
             target = self.corpus_dir / name
@@ -146,7 +146,7 @@ class CorpusEditor:
     def restore(self, ref: str, editor: str | None) -> Change:
         """Bring a file back from the trash: `ref` is a trash item id, or a file name (its newest version).
         A file of that name in the corpus now goes to the trash in its place."""
-        editor = self._editor(editor)
+        editor = self.editor_name(editor)
         with self._locked():
             item = self._find(ref)
             target = self.corpus_dir / item.name
@@ -162,7 +162,7 @@ class CorpusEditor:
 
     def purge(self, editor: str | None, older_than_days: float | None = None) -> Change:
         """Delete trashed files for good: all of them, or those trashed more than `older_than_days` ago."""
-        editor = self._editor(editor)
+        editor = self.editor_name(editor)
         if older_than_days is not None and older_than_days < 0:
             raise UsageError(f"--older-than must be 0 days or more, not {older_than_days:g}")
         cutoff = None if older_than_days is None else _now() - timedelta(days=older_than_days)
@@ -207,7 +207,8 @@ class CorpusEditor:
     # --- helpers -------------------------------------------------------------------------------------
 
     @staticmethod
-    def _editor(editor: str | None) -> str:
+    def editor_name(editor: str | None) -> str:
+        """The editor's name, or NotAllowed when the caller is not one (None or empty)."""
         if not editor:
             raise NotAllowed(NOT_AN_EDITOR)
         return editor

@@ -201,10 +201,10 @@ def cmd_feed(args: argparse.Namespace) -> int:
     settings = _settings(args)
     feeds = _feeds(settings, index=args.action == "update")
     if args.action == "add":
-        status = feeds.add(args.location)
+        status = feeds.add(args.location, _cli_editor())
         print(f"following {status.url}; `qa feed update` fetches it")
     elif args.action == "remove":
-        status = feeds.remove(args.location)
+        status = feeds.remove(args.location, _cli_editor())
         print(f"no longer following {status.url} (its {status.items_total} article(s) stay in the corpus)")
     elif args.action == "list":
         followed = feeds.list()

@@ -16,6 +16,8 @@ import gradio as gr  # at module level: Gradio reads the handlers' `gr.Request` 
 from qa.config import Settings
 from qa.conversation.session import NOT_FOUND, Conversation
 from qa.errors import Busy, QAError
+from qa.feeds.follow import Feeds
+from qa.feeds.poller import FeedPoller
 from qa.ingest.editor import Change, CorpusEditor
 from qa.ingest.files import SUFFIXES
 from qa.pipeline import Pipeline, get_pipeline
@@ -137,7 +139,8 @@ def article_files(pipeline: Pipeline) -> list[str]:
     return pipeline.retriever().snapshot.sources()
 
 
-def build_app(pipeline: Pipeline, editor: CorpusEditor, mode: Mode = Mode.LOCAL, guard: AskGuard | None = None) -> Any:
+def build_app(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode = Mode.LOCAL,
+              guard: AskGuard | None = None) -> Any:
     """The chat page (Gradio Blocks) over one pipeline (models and index already loaded by the caller).
     Its editing tabs exist only in local mode; elsewhere editing is on the /admin page (`build_admin_app`)."""
     settings = pipeline.settings
@@ -196,7 +199,7 @@ def build_app(pipeline: Pipeline, editor: CorpusEditor, mode: Mode = Mode.LOCAL,
                 gr.Markdown("## Articles")
                 table = gr.HTML(articles_table(pipeline), elem_id="articles")
                 if mode is Mode.LOCAL:
-                    editing_tabs(pipeline, editor, mode, table)
+                    editing_tabs(pipeline, editor, feeds, mode, table)
 
         # Our guard bounds the questions answered and waiting, so Gradio's own per-event limit is lifted.
         question.submit(ask, [question, chat, context], [chat, question, context], api_name="ask",
@@ -207,13 +210,13 @@ def build_app(pipeline: Pipeline, editor: CorpusEditor, mode: Mode = Mode.LOCAL,
     return app
 
 
-def build_admin_app(pipeline: Pipeline, editor: CorpusEditor, mode: Mode) -> Any:
+def build_admin_app(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode) -> Any:
     """The editing page, served at /admin behind the editors' sign-in."""
     with gr.Blocks(title="qa — editing the archive") as app:
         gr.Markdown("# qa — editing the archive\n[Back to the chat](../)")
         signed_in = gr.HTML("", elem_id="signed-in")
         table = gr.HTML(articles_table(pipeline), elem_id="articles")
-        editing_tabs(pipeline, editor, mode, table)
+        editing_tabs(pipeline, editor, feeds, mode, table)
 
         def whoami(request: gr.Request) -> str:
             return f"<p>Signed in as <b>{esc(request.username or '')}</b> · <a href='logout'>sign out</a></p>"
@@ -222,7 +225,7 @@ def build_admin_app(pipeline: Pipeline, editor: CorpusEditor, mode: Mode) -> Any
     return app
 
 
-def editing_tabs(pipeline: Pipeline, editor: CorpusEditor, mode: Mode, table: Any) -> None:
+def editing_tabs(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode, table: Any) -> None:
     """Upload, paste, delete and trash tabs, inside the Blocks being built. Each handler names the caller
     (an editor, or None: refused by the editor itself, whatever page shows the tabs) and calls one
     CorpusEditor method; the editor checks who may and how much."""
@@ -292,12 +295,64 @@ def editing_tabs(pipeline: Pipeline, editor: CorpusEditor, mode: Mode, table: An
         trashed = gr.Dropdown(trash_choices(editor), label="Deleted or replaced files, newest first",
                               elem_id="trash-choice", allow_custom_value=True)
         restore_btn = gr.Button("Restore", elem_id="restore")
+    with gr.Tab("Feeds"):
+        feed_table = gr.HTML(feeds_table(feeds), elem_id="feeds")
+        feed_url = gr.Textbox(label="Feed URL (RSS or Atom), or a page URL to add once", elem_id="feed-url")
+        with gr.Row():
+            follow_btn = gr.Button("Follow feed", elem_id="follow")
+            unfollow_btn = gr.Button("Stop following", elem_id="unfollow")
+            page_btn = gr.Button("Add this page", elem_id="add-page")
+            update_btn = gr.Button("Update feeds now", elem_id="update-feeds")
+
+    def feed_action(action: str, url: str, request: gr.Request, progress: Any = gr.Progress()):
+        """Follow, stop following, add one page, or update now: one Feeds method each, editors only."""
+        name = who(request)
+        try:
+            if action == "follow":
+                line = f"Following {esc(feeds.add(url, name).url)}; it is fetched at the next update."
+            elif action == "unfollow":
+                line = f"No longer following {esc(feeds.remove(url, name).url)}."
+            elif action == "page":
+                progress(0.3, desc="Fetching and indexing")
+                line = render_change(feeds.add_url(url, name))
+            else:
+                editor.editor_name(name)
+                progress(0.3, desc="Fetching the feeds and indexing")
+                line = esc(feeds.update().summary()).replace("\n", "<br>")
+        except QAError as exc:
+            line = f"⚠️ {esc(str(exc))}"
+        return (*refreshed(line), feeds_table(feeds))
 
     shown = [table, choice, status, trashed]
+    def feed_handler(action: str) -> Any:
+        def handle(url: str, request: gr.Request, progress: Any = gr.Progress()):
+            return feed_action(action, url, request, progress)
+        return handle
+
+    for button, action in ((follow_btn, "follow"), (unfollow_btn, "unfollow"), (page_btn, "page"),
+                           (update_btn, "update")):
+        button.click(feed_handler(action), [feed_url], [*shown, feed_table], api_name=f"feed_{action}")
     add_btn.click(upload, [files], shown, api_name="upload")
     paste_btn.click(paste, [p_title, p_text, p_url], [*shown, p_title, p_text, p_url], api_name="paste")
     del_btn.click(delete, [choice, sure], [*shown, sure], api_name="delete")
     restore_btn.click(restore, [trashed], shown, api_name="restore")
+
+
+def feeds_table(feeds: Feeds) -> str:
+    """The feeds followed and how their last update went (HTML; a feed's words are escaped: untrusted)."""
+    try:
+        followed = feeds.list()
+    except QAError as exc:
+        return f"<p>⚠️ {esc(str(exc))}</p>"
+    if not followed:
+        return "<p>No feeds followed yet.</p>"
+    rows = "".join(
+        f"<tr><td>{esc(f.title or '')}<br><small>{esc(f.url)}</small></td><td>{esc(f.last_check or 'not yet')}</td>"
+        f"<td>{f.new_items}</td><td>{f.items_total}</td>"
+        f"<td>{esc(f.last_error or '') or '<br>'.join(esc(e) for e in f.item_errors[-2:])}</td></tr>"
+        for f in followed)
+    return ("<table><tr><th>Feed</th><th>Last check</th><th>New</th><th>In all</th><th>Problems</th></tr>"
+            f"{rows}</table>")
 
 
 def _path(file: Any) -> str:
@@ -316,7 +371,7 @@ def trash_choices(editor: CorpusEditor) -> list[tuple[str, str]]:
 def render_change(change: Change) -> str:
     """The status line for one corpus change (HTML, everything from users escaped)."""
     parts = []
-    if change.action == "add" and change.files:
+    if change.action in ("add", "fetch") and change.files:
         parts.append("Added: " + "; ".join(esc(t) for t in change.titles or change.files) + ".")
     elif change.action == "delete":
         parts.append(f"Moved {esc(change.files[0])} to the trash (restore it from the Trash tab, or with "
@@ -353,11 +408,13 @@ def serve(settings: Settings | None = None, host: str = "127.0.0.1", port: int =
     pipeline.ensure_index()
     pipeline.watch()  # indexes changes to the corpus folder in the background
     editor = CorpusEditor.from_settings(pipeline.settings, on_change=lambda files: pipeline.build_index(files=files))
-    app = build_server(pipeline, editor, mode, editors, concurrency)
+    feeds = Feeds.from_settings(pipeline.settings, editor, log=lambda m: print(f"qa serve: {m}", file=sys.stderr))
+    FeedPoller(feeds, pipeline.settings.feed_minutes, feeds.log).start()  # follows the feeds by itself
+    app = build_server(pipeline, editor, feeds, mode, editors, concurrency)
     run_server(app, host, port, share)
 
 
-def build_server(pipeline: Pipeline, editor: CorpusEditor, mode: Mode, editors: Editors | None,
+def build_server(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode, editors: Editors | None,
                  concurrency: int) -> Any:
     """One FastAPI app: the chat at /, and in editors mode the editing page at /admin behind Gradio's
     sign-in, which guards every route of that page (its API endpoints and file uploads included)."""
@@ -377,12 +434,12 @@ def build_server(pipeline: Pipeline, editor: CorpusEditor, mode: Mode, editors: 
 
     if mode is Mode.EDITORS:
         assert editors is not None
-        admin = build_admin_app(pipeline, editor, mode)
+        admin = build_admin_app(pipeline, editor, feeds, mode)
         admin.queue(default_concurrency_limit=1)
         gr.mount_gradio_app(server, admin, "/admin", auth=sign_in(editors, s.login_failures_per_minute),
                             auth_message="Editors only: sign in to add, delete or restore articles.",
                             max_file_size=s.max_article_bytes, css=CSS, show_error=True)
-    chat = build_app(pipeline, editor, mode, guard)
+    chat = build_app(pipeline, editor, feeds, mode, guard)
     # A safety net for every event; questions are bounded sooner, with a "try again" message, by `guard`.
     chat.queue(default_concurrency_limit=concurrency, max_size=2 * (concurrency + s.ask_backlog))
     gr.mount_gradio_app(server, chat, "/", max_file_size=s.max_article_bytes, css=CSS, show_error=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import FeedError, FetchError
+from qa.errors import FeedError, FetchError, NotAllowed
 from qa.feeds.fetch import USER_AGENT, Fetcher, is_public
 from qa.feeds.follow import Feeds
 from qa.ingest.editor import CorpusEditor
@@ -129,7 +129,7 @@ def test_a_feed_s_new_items_are_fetched_read_and_saved_and_only_new_ones_next_ti
     site.serve("/feed.xml", rss([("a1", "/valmora.html", "Engineer elected mayor of Valmora")]),
                "application/rss+xml", ETag='"v1"')
     site.serve("/valmora.html", PAGE.encode())
-    feeds.add(site.base + "/feed.xml")
+    feeds.add(site.base + "/feed.xml", "ana")
     first = feeds.update()
     assert [f.new_items for f in first.feeds] == [1] and first.problems == []
     [(name, record)] = saved(feeds).items()
@@ -165,7 +165,7 @@ def test_a_feed_s_new_items_are_fetched_read_and_saved_and_only_new_ones_next_ti
 def test_an_atom_feed_and_one_page_by_url(site: Site, feeds: Feeds):
     site.serve("/atom.xml", ATOM, "application/atom+xml")
     site.serve("/ferry.html", FERRY.encode())
-    feeds.add(site.base + "/atom.xml")
+    feeds.add(site.base + "/atom.xml", "ana")
     report = feeds.update()
     [record] = saved(feeds).values()
     assert report.feeds[0].title == "Osk Island News" and "ferry to the island of Osk opened" in record["text"]
@@ -194,8 +194,8 @@ def test_each_failure_is_one_line_in_the_status_and_the_other_feeds_go_on(site: 
         site.serve(path, body, kind, status, **({"Location": "/loop"} if path == "/loop" else {}))
     site.serve("/atom.xml", ATOM, "application/atom+xml")
     site.serve("/ferry.html", FERRY.encode())
-    feeds.add(site.base + path)
-    feeds.add(site.base + "/atom.xml")
+    feeds.add(site.base + path, "ana")
+    feeds.add(site.base + "/atom.xml", "ana")
     report = feeds.update()
     bad, good = report.feeds
     assert expected in bad.last_error and "\n" not in bad.last_error
@@ -212,7 +212,7 @@ def test_item_pages_that_are_too_big_not_html_or_redirect_forever_are_reported_a
     site.serve("/report.pdf", b"%PDF-1.4 ...", "application/pdf")
     site.serve("/loop", b"", "text/html", 302, Location="/loop")
     site.serve("/ferry.html", FERRY.encode())
-    feeds.add(site.base + "/feed.xml")
+    feeds.add(site.base + "/feed.xml", "ana")
     report = feeds.update()
     assert report.feeds[0].new_items == 1 and len(saved(feeds)) == 1
     problems = " | ".join(report.problems)
@@ -227,7 +227,7 @@ def test_a_public_feed_cannot_make_the_server_read_local_or_private_addresses(si
     feed = tmp_path / "public.xml"  # a feed file: not on a private address, so its links may not lead there
     feed.write_bytes(rss([("1", "/ferry.html", "Ferry to Osk opens")]).replace(b"{base}", site.base.encode())
                      .replace(b"<description>", b"<x>").replace(b"</description>", b"</x>"))
-    feeds.add(str(feed))
+    feeds.add(str(feed), "ana")
     report = feeds.update()
     assert report.feeds[0].new_items == 0 and site.requests == []  # refused before connecting
     assert "non-public address 127.0.0.1" in report.problems[0]
@@ -241,16 +241,20 @@ def test_a_public_feed_cannot_make_the_server_read_local_or_private_addresses(si
 
 
 def test_the_feed_list_refuses_what_it_cannot_follow(feeds: Feeds, tmp_path: Path):
+    for action in (lambda: feeds.add("https://news.example/rss", None), lambda: feeds.remove("https://x.example", ""),
+                   lambda: feeds.add_url("https://news.example/story", None)):
+        with pytest.raises(NotAllowed, match="Only editors"):  # only editors manage feeds
+            action()
     with pytest.raises(FeedError, match="no feed file"):
-        feeds.add(str(tmp_path / "nothing.xml"))
+        feeds.add(str(tmp_path / "nothing.xml"), "ana")
     with pytest.raises(FeedError, match="a feed is an http"):
-        feeds.add("ftp://example.com/feed.xml")
-    feeds.add("https://news.example/rss")
+        feeds.add("ftp://example.com/feed.xml", "ana")
+    feeds.add("https://news.example/rss", "ana")
     with pytest.raises(FeedError, match="already following"):
-        feeds.add("https://news.example/rss")
-    assert feeds.remove("https://news.example/rss").url == "https://news.example/rss" and feeds.list() == []
+        feeds.add("https://news.example/rss", "ana")
+    assert feeds.remove("https://news.example/rss", "ana").url == "https://news.example/rss" and feeds.list() == []
     with pytest.raises(FeedError, match="not following"):
-        feeds.remove("https://news.example/rss")
+        feeds.remove("https://news.example/rss", "ana")
 
 
 def test_requests_to_one_host_are_spaced_by_the_delay(site: Site):
