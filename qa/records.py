@@ -1,4 +1,5 @@
-"""The plain records that flow through the pipeline: Article -> Passage -> RetrievedPassage -> Span -> Answer."""
+"""The plain records that flow through the pipeline: Article -> Passage -> RetrievedPassage -> Span -> Answer
+(with its Sources)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,19 @@ class Span:
 
 
 @dataclass
+class Source:
+    """One article an answer was found in: where (offsets into its text) and whose it is."""
+
+    article: str
+    title: str
+    start: int
+    end: int
+    site: str | None = None
+    date: str | None = None
+    story: str | None = None  # the story it is a wire copy of, if it is one
+
+
+@dataclass
 class Answer:
     """The reply to a question. `text` is None when the articles do not answer it."""
 
@@ -82,6 +96,9 @@ class Answer:
     context_start: int | None = None  # offset of `context` in the article, to place the answer in it
     url: str | None = None
     date: str | None = None
+    site: str | None = None  # the outlet
+    # every article the same answer was found in, this answer's own first (wire copies, other outlets)
+    sources: list[Source] = field(default_factory=list)
     alternatives: list[Answer] = field(default_factory=list)
     passages: list[RetrievedPassage] = field(default_factory=list)
     # the question as understood: a follow-up rewritten from the conversation, else `question` itself

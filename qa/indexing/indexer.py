@@ -24,6 +24,7 @@ from qa.config import VECTOR_STORAGE, Settings
 from qa.errors import ArticleError, IndexDamaged, NotFoundError, SettingsError
 from qa.indexing.plan import BuildPlan, Fingerprint, Held, decide, plan_build
 from qa.ingest.chunking import Chunker
+from qa.ingest.copies import signature
 from qa.ingest.bylines import TEXT_READER
 from qa.ingest.files import (HTML_SUFFIXES, JSON_SUFFIXES, TEXT_SUFFIXES, Skipped, article_id_of, content_hash,
                              file_stats, read_source, text_digest)
@@ -53,6 +54,7 @@ class BuildReport:
     skipped: list[Skipped] = field(default_factory=list)  # files read in this build and not (wholly) indexed
     not_indexed: int = 0  # files not (wholly) indexed in all, these and earlier ones left as they were
     passages_embedded: int = 0
+    copies: dict[str, str] = field(default_factory=dict)  # article -> the story it is a wire copy of
     passages_reused: int = 0  # passages of a moved article, or one whose metadata alone changed: not embedded
     passages_total: int = 0
     articles_total: int = 0
@@ -69,6 +71,8 @@ class BuildReport:
                  f"added {len(self.added)}, changed {len(self.changed)}, removed {len(self.removed)}, "
                  f"unchanged {self.unchanged}",
                  f"embedded {self.passages_embedded} passages in {self.seconds:.1f}s"]
+        if self.copies:
+            parts.append(f"{len(self.copies)} wire cop{'y' if len(self.copies) == 1 else 'ies'} of other stories")
         if self.passages_reused:
             parts.append(f"{self.passages_reused} passages kept their vectors (moved, or metadata changed)")
         if self.skipped:
@@ -436,10 +440,13 @@ class Indexer:
         rows, passages = [], []
         for f, chunks in groups:
             for article, replaces, pieces in chunks:
+                story = w.story_of(article.id, signature(article.text))
+                if story is not None:
+                    report.copies[article.id] = story
                 rows.append((ArticleRow(article.id, f.name, article.title, article.url, article.date,
                                         content_hash(article), author=article.author, updated=article.updated,
                                         site=article.site, language=article.language,
-                                        dateline=article.dateline), text_digest(article)))
+                                        dateline=article.dateline, story=story), text_digest(article)))
                 passages.extend(pieces)
             w.files.record(f.name, f.size, f.recorded_mtime, f.skipped, f.originals)
         w.add_articles(rows, passages, vectors)

@@ -36,19 +36,21 @@ _DATE_LINE = re.compile(r"^\s*(?:published|posted|updated|modified|first publish
 _WORD = r"[A-ZÀ-Þ][\w'’.\-]*"
 _NAME = rf"{_WORD}(?:\s+(?:(?:de|da|di|del|der|van|von|la|le|bin|al|ibn|dos|du)\s+)*{_WORD}){{0,3}}"
 _NAMES = rf"(?P<names>{_NAME}(?:\s*(?:,|\band\b|&)\s*{_NAME})*)"
-_BYLINE = re.compile(rf"^\s*(?:by|written by|words by|story by|reporting by)[:\s]+{_NAMES}"
-                     r"(?:\s*(?:,|\||/|—|–|-|\bfor\b)\s*(?P<org>.+?))?\s*$", re.I)
+_BYLINE = re.compile(rf"^\s*(?i:by|written by|words by|story by|reporting by)[:\s]+{_NAMES}"
+                     r"(?:\s*(?:,|\||/|—|–|-|\bfor\b)\s*(?P<org>[^.!?]{1,40}?))?\s*$")
 _NAME_ALONE = re.compile(rf"^\s*{_NAMES}\s*(?:[/|·•]\s*(?P<rest>.*))?$")
 _CREDITS = (
     re.compile(rf"(?:\b(?P<org>[A-Z][\w&]*(?:\s[A-Z][\w&]*)?)['’]s\s+)?{_NAMES}\s+contributed\s+(?:reporting\s+)?"
                r"(?:to|for)\s+this\s+(?:report|story|article)"),
-    re.compile(rf"\(\s*(?:additional\s+)?reporting\s+by\s+{_NAMES}", re.I),
+    re.compile(rf"\(\s*(?i:additional\s+)?(?i:reporting\s+by)\s+{_NAMES}"),
 )
 _AGENCIES = "CNN|AP|AFP|Reuters|Bloomberg|UPI|dpa|ANSA|EFE|Xinhua|PTI|IANS|BBC|NPR"
 _DATELINE = re.compile(
     r"^\s*(?P<place>[A-ZÀ-Þ][\w.'’]*(?:[ \-][A-ZÀ-Þ][\w.'’]*){0,3}?)"
     r"(?:,\s*(?:[A-Z][a-z]{2,8}\.?\s+\d{1,2}|[A-Z][\w.]*(?:\s[A-Z][\w.]*)?))?"  # a day, or a state or country
     rf"\s*(?:\((?P<org>[A-Za-z][\w .&-]{{0,24}})\)|(?P<agency>{_AGENCIES}))?\s*(?:—|–|--|-)(?:\s|$)")
+# An outlet alone opening the story: "(CNN) -- A man...", "(CNN)The suspect...", "(EW.com) --".
+_OUTLET_OPENING = re.compile(r"^\s*\((?P<org>[A-Z][\w.&-]*(?: [A-Z][\w.&-]*){0,2})\)\s*(?:—|–|--|-\s|(?=[A-Z\"“]))")
 # Words that start a sentence, not a place: "Meanwhile -", "But -".
 _NOT_PLACES = {"meanwhile", "but", "and", "so", "now", "still", "yet", "also", "update", "editor's note",
                "photo", "photos", "video", "watch", "listen", "related", "advertisement", "sponsored", "ad",
@@ -111,7 +113,7 @@ def find_day(line: str) -> str | None:
 
 def _byline(line: str, before: str, after: str, i: int, found: dict[str, str]) -> None:
     m = _BYLINE.match(line)
-    if m:
+    if m and not _looks_like_sentence(m.group("names")):
         names, org = _people(m.group("names"))
         org = org or (m.group("org") or "").strip()
         if names:
@@ -138,6 +140,10 @@ def _looks_like_sentence(names: str) -> bool:
 
 def _dateline(lines: list[str], found: dict[str, str]) -> None:
     for line in lines[1:DATELINE_LINES + 1]:
+        opening = _OUTLET_OPENING.match(line)
+        if opening:
+            found.setdefault("site", opening.group("org"))
+            return
         m = _DATELINE.match(line)
         if not m:
             continue

@@ -9,7 +9,7 @@ import re
 import string
 
 from qa.ingest.chunking import sentence_spans
-from qa.records import Answer, RetrievedPassage, Span
+from qa.records import Answer, RetrievedPassage, Source, Span
 from qa.store import ArticleRow
 
 MAX_ALTERNATIVES = 5
@@ -28,16 +28,34 @@ def build_answer(question: str, hits: list[RetrievedPassage], spans: list[Span],
                  articles: dict[str, ArticleRow]) -> Answer:
     """The answer to `question` from the spans (best first) read in `hits`, with up to MAX_ALTERNATIVES
     other candidates; `articles` (by id) give each answer's URL and date."""
-    merged: dict[str, Span] = {}
+    merged: dict[str, list[Span]] = {}
     for span in spans:  # spans come best first
-        merged.setdefault(normalize_answer(span.text) or span.text.strip(), span)
-    candidates = [located(question, span, hits, articles) for span in merged.values()]
+        merged.setdefault(normalize_answer(span.text) or span.text.strip(), []).append(span)
+    candidates = [with_sources(located(question, same[0], hits, articles), same, hits, articles)
+                  for same in merged.values()]
     if not candidates:
         return Answer(question=question, text=None, score=0.0, passages=hits)
     best = candidates[0]
     best.alternatives = candidates[1 : 1 + MAX_ALTERNATIVES]
     best.passages = hits
     return best
+
+
+def with_sources(answer: Answer, same: list[Span], hits: list[RetrievedPassage],
+                 articles: dict[str, ArticleRow]) -> Answer:
+    """The answer with every article its text was found in (one source per article, the best span's
+    first): the same answer from wire copies, or from other outlets, is one answer naming each."""
+    seen: set[str] = set()
+    for span in same:
+        passage = hits[span.passage_index].passage
+        if passage.article_id in seen:
+            continue
+        seen.add(passage.article_id)
+        meta = articles.get(passage.article_id)
+        answer.sources.append(Source(passage.article_id, passage.title, passage.start + span.start,
+                                     passage.start + span.end, meta.site if meta else None,
+                                     meta.date if meta else None, meta.story if meta else None))
+    return answer
 
 
 def located(question: str, span: Span, hits: list[RetrievedPassage], articles: dict[str, ArticleRow]) -> Answer:
@@ -54,4 +72,5 @@ def located(question: str, span: Span, hits: list[RetrievedPassage], articles: d
     return Answer(question=question, text=span.text, score=span.score, article=passage.article_id,
                   title=passage.title, start=passage.start + span.start, end=passage.start + span.end,
                   context=passage.text[c0:c1], context_start=passage.start + c0,
-                  url=meta.url if meta else None, date=meta.date if meta else None)
+                  url=meta.url if meta else None, date=meta.date if meta else None,
+                  site=meta.site if meta else None)

@@ -130,6 +130,8 @@ def _print_answer(answer: Any) -> None:
         print(answer.text)
         print(f"  confidence {answer.score:.2f} - {answer.title} [{answer.article} {answer.start}:{answer.end}]")
         print(f"  \"{answer.context}\"")
+        for source in answer.sources[1:]:
+            print(f"  also in: {source.title} [{source.article}]" + "".join(f", {v}" for v in (source.site, source.date) if v))
         for alt in answer.alternatives[:3]:
             print(f"  or: {alt.text} ({alt.score:.2f}, {alt.article})")
 

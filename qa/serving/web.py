@@ -52,11 +52,16 @@ def confidence_bar(score: float, width: int = 10) -> str:
 
 def _source_line(answer: Answer) -> str:
     parts = [f"<i>{esc(answer.title or answer.article or '')}</i>"]
-    if answer.date:
-        parts.append(esc(answer.date))
+    parts += [esc(v) for v in (answer.site, answer.date) if v]
     if answer.url and answer.url.lower().startswith(("http://", "https://")):
         parts.append(f'<a href="{html.escape(answer.url, quote=True)}" target="_blank" rel="noopener">link</a>')
-    return "Source: " + " · ".join(parts)
+    line = "Source: " + " · ".join(parts)
+    others = answer.sources[1:]
+    if others:  # the same answer in other articles: wire copies, other outlets
+        line += "<br>Also in: " + "; ".join(
+            f"<i>{esc(s.title)}</i>" + "".join(f" · {esc(v)}" for v in (s.site, s.date) if v)
+            + (" (a copy of the same story)" if s.story else "") for s in others)
+    return line
 
 
 def highlighted_context(answer: Answer) -> str:

@@ -92,8 +92,17 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     """
     -- An article's metadata beyond its URL and date (author, updated, site, language;
-    -- later also the dateline), as JSON.
+    -- later also the dateline and the story it is a copy of), as JSON.
     ALTER TABLE articles ADD COLUMN meta TEXT;
+    """,
+    """
+    -- Wire copies (qa.ingest.copies): each article version's MinHash signature, and its LSH band keys to
+    -- find candidate copies in a few indexed lookups. Rows go with their article version's purge.
+    CREATE TABLE signatures (version INTEGER PRIMARY KEY, shingles INTEGER NOT NULL, minhash BLOB NOT NULL);
+    CREATE TABLE story_bands (
+        band INTEGER NOT NULL, key INTEGER NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (band, key, version)
+    ) WITHOUT ROWID;
+    CREATE INDEX story_bands_version ON story_bands(version);
     """,
 )
 FORMAT = len(MIGRATIONS)
@@ -115,8 +124,9 @@ class ArticleRow:
     site: str | None = None
     language: str | None = None
     dateline: str | None = None
+    story: str | None = None  # the id of the article this one is a wire copy of (None: not a copy)
 
-    EXTRA = ("author", "updated", "site", "language", "dateline")  # kept together in the `meta` column
+    EXTRA = ("author", "updated", "site", "language", "dateline", "story")  # kept together in the `meta` column
 
     def meta_json(self) -> str | None:
         """The extra metadata as the `meta` column holds it (None: none)."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa.ingest.copies import CONTAINMENT, Signature, containment
 from qa.records import Passage
 from qa.store import segments as seg
 from qa.store.keywords import common_terms
@@ -57,6 +58,7 @@ class Writer:
         # Passages deleted by this writer, by what their vector is made of: an article moved to another
         # file, or whose metadata alone changed, takes their vectors instead of being embedded again.
         self.deleted_passages: dict[str, int] = {}
+        self._signatures: dict[str, tuple[Signature, str]] = {}  # article id -> (signature, story), not yet added
 
     # --- transaction --------------------------------------------------------------------------------
     def begin(self) -> None:
@@ -96,6 +98,7 @@ class Writer:
                 path.unlink(missing_ok=True)
             self.written = []
             self.deleted_passages = {}
+            self._signatures = {}
 
     # --- state --------------------------------------------------------------------------------------
     def get(self, key: str, default: str | None = None) -> str | None:
@@ -183,6 +186,27 @@ class Writer:
         self.set("next_passage_id", str(first + n))
         return first
 
+    def story_of(self, article_id: str, sig: Signature | None) -> str | None:
+        """The story (the id of its first article) that an article with this signature is a wire copy of,
+        among the live articles and those of this writer not yet added; None: it is no copy. The signature
+        is kept for `add_articles`, which stores it."""
+        if sig is None:
+            return None
+        bands = sig.bands()
+        values = ", ".join("(?, ?)" for _ in bands)
+        found = self.conn.execute(
+            "SELECT a.id, a.meta, s.minhash, s.shingles FROM signatures s JOIN articles a ON a.version = s.version "
+            f"WHERE a.deleted IS NULL AND a.id != ? AND s.version IN (SELECT version FROM story_bands "
+            f"WHERE (band, key) IN (VALUES {values}))",
+            [article_id, *(v for band, key in enumerate(bands) for v in (band, key))]).fetchall()
+        candidates = [(Signature.from_bytes(m, n), (json.loads(meta or "{}").get("story") or other))
+                      for other, meta, m, n in found]
+        candidates += [pair for other, pair in self._signatures.items() if other != article_id]
+        best = max(((containment(sig, other), story) for other, story in candidates), default=(0.0, None))
+        story = best[1] if best[0] >= CONTAINMENT else None
+        self._signatures[article_id] = (sig, story or article_id)
+        return story
+
     def add_articles(self, articles: list[tuple[ArticleRow, str]], passages: list[Passage],
                      vectors: np.ndarray) -> None:
         """Add articles ((row, text digest) pairs) and their passages, whose vectors (same order as
@@ -201,6 +225,7 @@ class Writer:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (a.id, a.source, a.title, a.url, a.date, a.hash, digest,
                                                        self.generation, a.meta_json()))
             versions[a.id] = cur.lastrowid
+            self._add_signature(a.id, cur.lastrowid)
         rows = [(p.id, versions[p.article_id], p.text, p.start, p.end, self.generation) for p in passages]
         self.conn.executemany('INSERT INTO passages (id, article, text, start, "end", added) VALUES (?, ?, ?, ?, ?, ?)',
                               rows)
@@ -208,6 +233,15 @@ class Writer:
         self._delta[0] += len(articles)
         self._delta[1] += len(passages)
         self.dirty = True
+
+    def _add_signature(self, article_id: str, version: int) -> None:
+        kept = self._signatures.pop(article_id, None)
+        if kept is None:
+            return
+        sig = kept[0]
+        self.conn.execute("INSERT INTO signatures VALUES (?, ?, ?)", (version, sig.shingles, sig.to_bytes()))
+        self.conn.executemany("INSERT OR IGNORE INTO story_bands VALUES (?, ?, ?)",
+                              [(band, key, version) for band, key in enumerate(sig.bands())])
 
     def clear(self) -> None:
         """Delete every source, article, passage and segment as of this generation (a full rebuild)."""
@@ -280,9 +314,13 @@ class Writer:
                 + unseen.format(a="passages.added", d="passages.deleted")).fetchall()
             self.conn.executemany("INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', ?, ?)", purged)
             self.conn.executemany("DELETE FROM passages WHERE id = ?", [(r[0],) for r in purged])
-            self.conn.execute("DELETE FROM articles WHERE deleted IS NOT NULL AND "
-                              + unseen.format(a="articles.added", d="articles.deleted")
-                              + " AND NOT EXISTS (SELECT 1 FROM passages p WHERE p.article = articles.version)")
+            gone = [(v,) for (v,) in self.conn.execute(
+                "SELECT version FROM articles WHERE deleted IS NOT NULL AND "
+                + unseen.format(a="articles.added", d="articles.deleted")
+                + " AND NOT EXISTS (SELECT 1 FROM passages p WHERE p.article = articles.version)")]
+            self.conn.executemany("DELETE FROM articles WHERE version = ?", gone)
+            self.conn.executemany("DELETE FROM signatures WHERE version = ?", gone)
+            self.conn.executemany("DELETE FROM story_bands WHERE version = ?", gone)
             self.conn.execute("DELETE FROM tombstones WHERE dropped IS NOT NULL AND "
                               + unseen.format(a="tombstones.generation", d="tombstones.dropped"))
             dead = self.conn.execute("SELECT id, file FROM segments WHERE dropped IS NOT NULL AND "

@@ -25,6 +25,10 @@ CORPUS = Path(__file__).resolve().parents[2] / "corpus"
      "(Reporting by Kate Holton; Editing by Mark Potter)",
      {"author": "Kate Holton", "dateline": "London", "site": "Reuters"}),
     ("Ferry strike ends\n16 March 2022\n\nThe strike ended.", {"date": "2022-03-16"}),
+    ("Ferry strike ends\n(CNN) -- The strike ended.", {"site": "CNN"}),
+    ("Ferry strike ends\n(CNN)The strike ended.\n\nCNN's Susan Candiotti contributed to this report.",
+     {"site": "CNN", "author": "Susan Candiotti"}),
+    ("Ferry strike ends\nHong Kong, China (CNN) -- The strike ended.", {"site": "CNN", "dateline": "Hong Kong"}),
 ])
 def test_bylines_date_lines_datelines_and_credits_are_read(text, expected):
     assert text_metadata(text) == expected
@@ -35,6 +39,7 @@ def test_bylines_date_lines_datelines_and_credits_are_read(text, expected):
     "authority agreed on pay, the mayor said.",  # a date inside a sentence is the story's, not its date
     "Ferry Strike Ends After Talks\nMeanwhile - the boats stayed in port.\nAnzeige - Tickets here",
     "Biden Meets Duque\nPresident Joe Biden\nThe two presidents met.",  # a name line without a date line
+    "Ferry strike ends\nThe boats left.\n\nBy Saturday afternoon the boats -- and the crews -- were back.",
     "",
 ])
 def test_the_story_itself_is_not_taken_for_its_metadata(text):

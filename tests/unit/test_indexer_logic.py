@@ -187,3 +187,25 @@ def test_a_moved_file_and_a_metadata_change_keep_their_vectors(indexer: Indexer)
     (corpus / "2022" / "story.txt").write_text(article(1).replace("Tickets cost", "Tickets now cost"))
     third = indexer.run()  # a changed text: its changed passage is embedded, the others kept
     assert third.changed == ["2022/story"] and third.passages_embedded >= 1
+
+
+def test_wire_copies_are_recorded_as_copies_of_one_story(indexer: Indexer):
+    corpus = indexer.corpus_dir
+    story = "\n\n".join(article(i).split("\n\n", 1)[1] for i in range(1, 7))  # a long agency story
+    (corpus / "agency.txt").write_text("Ferry lines approved across the north\n\n" + story)
+    (corpus / "other.txt").write_text("\n\n".join(article(i) for i in range(7, 12)))  # same topic, other story
+    first = indexer.run()
+    assert first.copies == {}
+    kept = story.split("\n\n")
+    (corpus / "outlet-a.txt").write_text("Northern towns get new ferries\n\n" + "\n\n".join(kept[:4]))  # trimmed
+    (corpus / "outlet-b.txt").write_text("Ferries for six towns\n\n" + "\n\n".join(reversed(kept)))  # re-ordered
+    second = indexer.run()
+    assert second.copies == {"outlet-a": "agency", "outlet-b": "agency"}
+    assert "2 wire copies of other stories" in second.summary()
+    snap = indexer.store.snapshot()
+    assert {a.id: a.story for a in snap.articles()} == {"agency": None, "other": None, "outlet-a": "agency",
+                                                        "outlet-b": "agency"}
+    snap.close()
+    (corpus / "agency.txt").unlink()  # the copies stay copies of one story
+    (corpus / "outlet-c.txt").write_text("Six towns, six ferries\n\n" + "\n\n".join(kept[1:]))
+    assert indexer.run().copies == {"outlet-c": "agency"}
