@@ -15,19 +15,22 @@ import threading
 import time
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
 from typing import Any, Callable
 
 from qa.config import Settings
 from qa.conversation.followups import resolve
-from qa.errors import ArticleError, IndexDamaged, NotFoundError, QuestionError, StoreError
+from qa.errors import ArticleError, IndexDamaged, NotFoundError, QuestionError, StoreError, UsageError
 from qa.indexing.indexer import BuildReport, Indexer
 from qa.indexing.watcher import Watcher
+from qa.reading.about import choose, metadata_answer, metadata_field, names_no_article
 from qa.reading.adaptive import read_passages
 from qa.reading.answers import build_answer
 from qa.reading.evidence import supported
 from qa.reading.reader import Reader
 from qa.reading.weights import load_tokenizer
-from qa.records import Answer, RetrievedPassage, Span
+from qa.records import Answer, RetrievedPassage, Scope, Span
 from qa.retrieval.embedding import Embedder, TextEncoder
 from qa.retrieval.retriever import DenseSearch, Retriever
 from qa.store import ArticleRow, Store
@@ -146,18 +149,27 @@ class Pipeline:
         self.watcher.stop()
 
     # --- questions ----------------------------------------------------------------------------------
-    def ask(self, question: str, history: Sequence[Answer | str] | None = None, top_k: int | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[Answer | str] | None = None, top_k: int | None = None,
+            since: str | None = None, until: str | None = None, sources: Sequence[str] | None = None,
+            article: str | None = None) -> Answer:
         """Answer a question from the articles; `Answer.text` is None when they do not answer it.
         `history`: the earlier turns of the conversation, oldest first (Answers from ask() or question
-        strings); a follow-up question is understood through them (see qa.conversation). The index is
-        built first when there is none yet. `Answer.timings` says where the time went."""
+        strings); a follow-up question is understood through them (see qa.conversation). `since`/`until`
+        (ISO days, included), `sources` (outlets) and `article` (an id) limit the articles asked. A question
+        about an article itself (who wrote it, when it was published, which outlet, where from) is answered
+        from its metadata (`Answer.metadata` says which). The index is built first when there is none yet.
+        `Answer.timings` says where the time went."""
         asked = clean_question(question, self.settings.max_question_chars)
+        scope = checked_scope(since, until, sources, article)
         q = resolve(asked, history).question
+        field = metadata_field(asked)
+        if field and not scope.article and names_no_article(asked):
+            scope = replace(scope, article=last_article(history))  # "and when was it published?"
         try:
-            return self._answer(asked, q, top_k)
+            return self._answer(asked, q, top_k, scope, field)
         except IndexDamaged as exc:
             self.recover(exc)
-            return self._answer(asked, q, top_k)
+            return self._answer(asked, q, top_k, scope, field)
 
     def recover(self, damage: IndexDamaged) -> None:
         """A damaged index: moved aside and rebuilt from the corpus. Here and now (the question waits, as
@@ -183,21 +195,41 @@ class Pipeline:
             self.log(f"rebuilding the damaged index failed: {type(exc).__name__}: {exc}")
         self._checked = 0.0
 
-    def _answer(self, asked: str, q: str, top_k: int | None) -> Answer:
+    def _answer(self, asked: str, q: str, top_k: int | None, scope: Scope, field: str | None) -> Answer:
         t0 = time.perf_counter()
         self.ensure_index()
         retriever = self.retriever()
+        if scope.article and not retriever.snapshot.articles([scope.article]):
+            raise ArticleError(f"no article {scope.article!r} in the index")
         t1 = time.perf_counter()
         vector = retriever.embed(q)
         t2 = time.perf_counter()
-        hits = retriever.run(q, top_k or self.settings.top_k, query_vector=vector)
+        hits = retriever.run(q, top_k or self.settings.top_k, query_vector=vector, scope=scope)
         t3 = time.perf_counter()
-        spans = self.supported(q, hits, self.read(q, hits), retriever)
-        t4 = time.perf_counter()
-        answer = build_answer(asked, hits, spans, retriever.articles(hits))
+        if field:
+            answer = self._about(asked, field, hits, scope, retriever)
+            t4 = time.perf_counter()
+        else:
+            spans = self.supported(q, hits, self.read(q, hits), retriever)
+            t4 = time.perf_counter()
+            answer = build_answer(asked, hits, spans, retriever.articles(hits))
         answer.resolved_question = q
         answer.timings = {"refresh": t1 - t0, "embed": t2 - t1, "search": t3 - t2, "read": t4 - t3,
                           "aggregate": time.perf_counter() - t4}
+        return answer
+
+    @staticmethod
+    def _about(asked: str, field: str, hits: list[RetrievedPassage], scope: Scope, retriever: Retriever) -> Answer:
+        """The answer to a question about an article itself, from the metadata of the article meant (the
+        one in scope, else the one named or best retrieved that has the field)."""
+        ids = [scope.article] if scope.article else list(dict.fromkeys(h.passage.article_id for h in hits))
+        rows = {r.id: r for r in retriever.snapshot.articles(ids)}
+        row = choose(asked, field, [rows[i] for i in ids if i in rows])
+        if row is None:
+            return Answer(question=asked, text=None, score=0.0, passages=hits, metadata=field,
+                          article=scope.article)
+        answer = metadata_answer(asked, field, row, retriever.snapshot.article_text(row.id))
+        answer.passages = hits
         return answer
 
     def read(self, question: str, hits: list[RetrievedPassage]) -> list[Span]:
@@ -216,6 +248,31 @@ class Pipeline:
                          lambda article: "\n".join(p.text for p in snapshot.article_passages(article)))
 
 
+def checked_scope(since: str | None, until: str | None, sources: Sequence[str] | None,
+                  article: str | None) -> Scope:
+    """The Scope of a question, its days checked (YYYY-MM-DD) and its sources a list of names."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise UsageError(f"{name}={value!r} is not a day: write it as YYYY-MM-DD") from None
+    if since and until and since > until:
+        raise UsageError(f"since ({since}) is after until ({until})")
+    if isinstance(sources, str):
+        sources = [sources]
+    names = tuple(s.strip() for s in sources or () if s and s.strip())
+    return Scope(since or None, until or None, names, (article or "").strip() or None)
+
+
+def last_article(history: Sequence[Answer | str] | None) -> str | None:
+    """The article the conversation was last answered from (None: none yet)."""
+    for turn in reversed(list(history or [])):
+        if isinstance(turn, Answer) and turn.article:
+            return turn.article
+    return None
+
+
 _pipelines: dict[Settings, Pipeline] = {}
 _pipelines_lock = threading.Lock()
 
@@ -230,11 +287,13 @@ def get_pipeline(settings: Settings | None = None, **overrides: Any) -> Pipeline
 
 
 def ask(question: str, history: Sequence[Answer | str] | None = None, top_k: int | None = None,
-        **overrides: Any) -> Answer:
+        since: str | None = None, until: str | None = None, sources: Sequence[str] | None = None,
+        article: str | None = None, **overrides: Any) -> Answer:
     """Answer a question from the corpus, as a follow-up to `history` (earlier turns, oldest first) if
     given; settings come from the environment or keyword arguments. The index is built the first time if
     there is none; after adding articles, `build_index()` (or `get_pipeline().watch()`) brings it up to date."""
-    return get_pipeline(**overrides).ask(question, history=history, top_k=top_k)
+    return get_pipeline(**overrides).ask(question, history=history, top_k=top_k, since=since, until=until,
+                                         sources=sources, article=article)
 
 
 def build_index(rebuild: bool = False, files: list[str] | None = None, compact: bool = False,

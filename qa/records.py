@@ -68,6 +68,21 @@ class Span:
     margin: float = 0.0
 
 
+@dataclass(frozen=True)
+class Scope:
+    """Which articles a question is asked of: published from `since` to `until` (ISO days, both
+    included; an undated article is outside any such range), from one of `sources` (outlets, by name or
+    web address, case-insensitive, a part of the name will do), or the one article `article`. Empty: all."""
+
+    since: str | None = None
+    until: str | None = None
+    sources: tuple[str, ...] = ()
+    article: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.sources or self.article)
+
+
 @dataclass
 class Source:
     """One article an answer was found in: where (offsets into its text) and whose it is."""
@@ -97,6 +112,12 @@ class Answer:
     url: str | None = None
     date: str | None = None
     site: str | None = None  # the outlet
+    # a relative date in the answer ("Thursday", "last week") read from the article's date: ISO 8601, a
+    # day or "start/end" (qa.reading.dates)
+    resolved_date: str | None = None
+    # for a question about the article itself: the metadata field it answers with ("author", "date",
+    # "site", "dateline"; qa.reading.about), else None
+    metadata: str | None = None
     # every article the same answer was found in, this answer's own first (wire copies, other outlets)
     sources: list[Source] = field(default_factory=list)
     alternatives: list[Answer] = field(default_factory=list)

@@ -15,22 +15,31 @@ NOT_FOUND = "I couldn't find that in the articles."
 class Asks(Protocol):
     """What a conversation asks through (a qa.pipeline.Pipeline)."""
 
-    def ask(self, question: str, history: Sequence[Answer | str] | None = None) -> Answer: ...
+    def ask(self, question: str, history: Sequence[Answer | str] | None = None,
+            article: str | None = None) -> Answer: ...
 
 
 @dataclass
 class Conversation:
-    """The earlier answers of one topic, oldest first, never more than `max_turns`."""
+    """The earlier answers of one topic, oldest first, never more than `max_turns`; and the one article
+    the user asks about, if they chose one (kept for every follow-up until they leave it)."""
 
     turns: list[Answer] = field(default_factory=list)
     max_turns: int = MAX_TURNS
+    article: str | None = None
 
     def ask(self, pipeline: Asks, question: str) -> Answer:
-        """Ask `question` as a follow-up to this topic's turns, and keep its answer as the latest turn."""
-        answer = pipeline.ask(question, history=self.turns)
+        """Ask `question` as a follow-up to this topic's turns (of the chosen article, if any), and keep
+        its answer as the latest turn."""
+        answer = pipeline.ask(question, history=self.turns, article=self.article)
         self.turns = (self.turns + [answer])[-self.max_turns:]
         return answer
 
     def new_topic(self) -> None:
         """Forget the turns: the next question is read on its own."""
+        self.turns = []
+
+    def about(self, article: str | None) -> None:
+        """Ask about this one article from now on (None: about all of them again); a new topic."""
+        self.article = article or None
         self.turns = []

@@ -96,6 +96,12 @@ def _is_mostly_date(line: str) -> bool:
 
 def find_day(line: str) -> str | None:
     """The first calendar day written in `line` ("Mar 16, 2022", "16 March 2022", "2022-03-16"), ISO 8601."""
+    found = day_at(line)
+    return found[0] if found else None
+
+
+def day_at(line: str) -> tuple[str, int, int] | None:
+    """(ISO day, start, end) of the first calendar day written in `line`, or None."""
     best = None
     for pattern in _DATES:
         m = pattern.search(line)
@@ -108,7 +114,7 @@ def find_day(line: str) -> str | None:
     day, year = int(parts["d"]), int(parts["y"])
     if not (1 <= month <= 12 and 1 <= day <= 31):
         return None
-    return f"{year:04d}-{month:02d}-{day:02d}"
+    return f"{year:04d}-{month:02d}-{day:02d}", best.start(), best.end()
 
 
 def _byline(line: str, before: str, after: str, i: int, found: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ import re
 import string
 
 from qa.ingest.chunking import sentence_spans
+from qa.reading.dates import resolve_date
 from qa.records import Answer, RetrievedPassage, Source, Span
 from qa.store import ArticleRow
 
@@ -27,7 +28,8 @@ def normalize_answer(text: str) -> str:
 def build_answer(question: str, hits: list[RetrievedPassage], spans: list[Span],
                  articles: dict[str, ArticleRow]) -> Answer:
     """The answer to `question` from the spans (best first) read in `hits`, with up to MAX_ALTERNATIVES
-    other candidates; `articles` (by id) give each answer's URL and date."""
+    other candidates (a span saying the same, wider or narrower, is no other candidate: its article joins
+    the answer's `sources`); `articles` (by id) give each answer's URL and date."""
     merged: dict[str, list[Span]] = {}
     for span in spans:  # spans come best first
         merged.setdefault(normalize_answer(span.text) or span.text.strip(), []).append(span)
@@ -35,10 +37,25 @@ def build_answer(question: str, hits: list[RetrievedPassage], spans: list[Span],
                   for same in merged.values()]
     if not candidates:
         return Answer(question=question, text=None, score=0.0, passages=hits)
-    best = candidates[0]
-    best.alternatives = candidates[1 : 1 + MAX_ALTERNATIVES]
+    best, others = candidates[0], []
+    for other in candidates[1:]:
+        if _says_the_same(best, other):  # "more than $10 billion" in one outlet, "$10 billion" in another
+            best.sources += [s for s in other.sources if s.article not in {b.article for b in best.sources}]
+        else:
+            others.append(other)
+    best.alternatives = others[:MAX_ALTERNATIVES]
     best.passages = hits
     return best
+
+
+def _says_the_same(best: Answer, other: Answer) -> bool:
+    """Whether `other` says what `best` says, one holding the other's words: not another candidate but
+    the same answer, cut wider or narrower, there or in another article (which becomes a source)."""
+    a, b = normalize_answer(best.text or ""), normalize_answer(other.text or "")
+    if a and b and (f" {a} " in f" {b} " or f" {b} " in f" {a} "):
+        return True
+    return other.start is not None and any(  # overlapping words of an article the answer was found in
+        s.article == other.article and s.start < other.end and other.start < s.end for s in best.sources)
 
 
 def with_sources(answer: Answer, same: list[Span], hits: list[RetrievedPassage],
@@ -69,8 +86,9 @@ def located(question: str, span: Span, hits: list[RetrievedPassage], articles: d
             c1 = e
             break
     meta = articles.get(passage.article_id)
+    date = meta.date if meta else None
     return Answer(question=question, text=span.text, score=span.score, article=passage.article_id,
                   title=passage.title, start=passage.start + span.start, end=passage.start + span.end,
                   context=passage.text[c0:c1], context_start=passage.start + c0,
-                  url=meta.url if meta else None, date=meta.date if meta else None,
-                  site=meta.site if meta else None)
+                  url=meta.url if meta else None, date=date, site=meta.site if meta else None,
+                  resolved_date=resolve_date(span.text, date, passage.text[c0:c1]))

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from qa.records import RetrievedPassage
+from qa.records import RetrievedPassage, Scope
 from qa.retrieval.embedding import TextEncoder
 from qa.retrieval.fusion import fuse
 from qa.store import ArticleRow, Snapshot
@@ -34,12 +34,19 @@ class Retriever:
     def embed(self, question: str) -> np.ndarray:
         return self.embedder.encode_query(question)
 
-    def run(self, question: str, top_k: int = 5, query_vector: Any = None) -> list[RetrievedPassage]:
-        """The dense and keyword rankings (each `candidates` deep), fused (qa.retrieval.fusion)."""
+    def run(self, question: str, top_k: int = 5, query_vector: Any = None,
+            scope: Scope | None = None) -> list[RetrievedPassage]:
+        """The dense and keyword rankings (each `candidates` deep), fused (qa.retrieval.fusion); with a
+        `scope`, among the passages of the articles it names only."""
         vector = self.embed(question) if query_vector is None else query_vector
-        dense = self.dense(self.snapshot, vector, self.candidates) if self.dense else \
-            self.snapshot.search_vectors(vector, self.candidates)
-        keyword = self.snapshot.search_keywords(question, self.candidates)
+        among = self.snapshot.passages_in(scope) if scope else None
+        if among is not None and not len(among):
+            return []
+        if among is not None or not self.dense:
+            dense = self.snapshot.search_vectors(vector, self.candidates, among)
+        else:
+            dense = self.dense(self.snapshot, vector, self.candidates)
+        keyword = self.snapshot.search_keywords(question, self.candidates, among)
         best = fuse((dense, keyword), top_k, self.rrf_k)
         passages = self.snapshot.passages([f.passage_id for f in best])
         return [RetrievedPassage(passages[f.passage_id], f.score, dense_rank=f.ranks[0], bm25_rank=f.ranks[1])

@@ -56,7 +56,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.pipeline import Pipeline
 
-    answer = Pipeline(_settings(args), log=_log).ask(args.question)
+    answer = Pipeline(_settings(args), log=_log).ask(args.question, since=args.since, until=args.until,
+                                                     sources=args.source, article=args.article)
     if args.json:
         print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
         return 0
@@ -127,7 +128,11 @@ def _print_answer(answer: Any) -> None:
         for alt in answer.alternatives[:3]:
             print(f"  (weak candidate: {alt.text!r}, {alt.score:.2f}, from {alt.title})")
     else:
-        print(answer.text)
+        from qa.reading.dates import shown
+
+        dated = answer.resolved_date and answer.metadata != "date"
+        print(answer.text + (f" ({shown(answer.resolved_date)})" if dated else "")
+              + (f"  [the article's {answer.metadata}]" if answer.metadata else ""))
         print(f"  confidence {answer.score:.2f} - {answer.title} [{answer.article} {answer.start}:{answer.end}]")
         print(f"  \"{answer.context}\"")
         for source in answer.sources[1:]:
@@ -332,6 +337,11 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("question")
     common(sp)
     sp.add_argument("--top-k", type=int, help="passages to read (default 5)")
+    sp.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this day")
+    sp.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this day")
+    sp.add_argument("--source", action="append", metavar="OUTLET",
+                    help="only articles of this outlet (by name or web address; repeat for several)")
+    sp.add_argument("--article", metavar="ID", help="ask about this one article (its id, as `qa show` takes)")
     sp.add_argument("--json", action="store_true", help="print the full answer as JSON")
     sp.set_defaults(func=cmd_ask)
 

@@ -22,6 +22,7 @@ from qa.ingest.editor import Change, CorpusEditor
 from qa.ingest.files import SUFFIXES
 from qa.pipeline import Pipeline, get_pipeline
 from qa.rates import RateLimiter
+from qa.reading.dates import shown
 from qa.records import Answer
 from qa.serving.access import Editors, Mode, decide_mode, editor_of, notice
 from qa.serving.limits import AskGuard
@@ -93,6 +94,9 @@ def understood_line(answer: Answer) -> str:
     return f"<p><small>Understood as: <i>{esc(resolved)}</i></small></p>"
 
 
+FIELD_NAMES = {"author": "byline", "date": "publication date", "site": "outlet", "dateline": "dateline"}
+
+
 def format_answer(answer: Answer) -> str:
     """HTML for one answer: how the question was understood (if rewritten), bold answer, highlighted
     sentence, source, confidence, collapsed details."""
@@ -106,7 +110,9 @@ def format_answer(answer: Answer) -> str:
         return "\n".join(p for p in parts if p)
     parts = [
         understood,
-        f"<p><b>{esc(answer.text)}</b></p>",
+        f"<p><b>{esc(answer.text)}</b>"
+        + (f" ({esc(shown(answer.resolved_date))})" if answer.resolved_date and answer.metadata != "date" else "")
+        + (f" <small>(from the article's {FIELD_NAMES[answer.metadata]})</small>" if answer.metadata else "") + "</p>",
         f"<blockquote>{highlighted_context(answer)}</blockquote>",
         f"<p>{_source_line(answer)}</p>",
         f"<p>Confidence: <code>{confidence_bar(answer.score)}</code> {confidence_words(answer.score)} "
@@ -140,6 +146,12 @@ def articles_table(pipeline: Pipeline) -> str:
             f"<th>Passages</th></tr></thead><tbody>{rows}</tbody></table>{more}")
 
 
+def article_choices(pipeline: Pipeline) -> list[tuple[str, str]]:
+    """("All articles", "") and (title · outlet · date, id) of the newest published articles."""
+    rows = pipeline.retriever().snapshot.articles(limit=TABLE_ROWS, by_date=True)
+    return [("All articles", "")] + [(" · ".join(v for v in (a.title, a.site, a.date) if v), a.id) for a in rows]
+
+
 def article_files(pipeline: Pipeline) -> list[str]:
     return pipeline.retriever().snapshot.sources()
 
@@ -157,22 +169,33 @@ def build_app(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode
         history, context = list(history or []), context or Conversation()
         if not (message or "").strip():
             return history, "", context
-        shown = esc(message)
+        asked = esc(message)
         try:
             progress(0.2, desc="Searching the articles")
             reply = format_answer(context.ask(pipeline, message))
         except QAError as exc:  # a bad question, or an index that cannot answer now (being rebuilt)
             reply = f"<p>⚠️ {esc(str(exc))}</p>"
-        history += [{"role": "user", "content": shown}, {"role": "assistant", "content": reply}]
+        history += [{"role": "user", "content": asked}, {"role": "assistant", "content": reply}]
         return history, "", context
 
-    def new_topic(history: list[dict[str, Any]]):
-        """Forget the context: the next question is read as the first of a conversation."""
-        history = list(history or [])
+    def new_topic(history: list[dict[str, Any]], context: Conversation | None):
+        """Forget the turns (not the article asked about): the next question is read as the first."""
+        history, context = list(history or []), context or Conversation()
+        context.new_topic()
         if history:
             history.append({"role": "assistant", "content": "<p><i>New topic: I'll read the next question "
                                                             "on its own.</i></p>"})
-        return history, Conversation()
+        return history, context
+
+    def about(article: str | None, history: list[dict[str, Any]], context: Conversation | None):
+        """Ask about one article from now on (or about all of them again): a new topic."""
+        context, history = context or Conversation(), list(history or [])
+        context.about(article or None)
+        titles = dict((v, k) for k, v in article_choices(pipeline))
+        line = (f"Asking about <b>{esc(titles.get(article, article))}</b> only, follow-ups included, until you "
+                f"choose All articles." if article else "Asking about all the articles again.")
+        history.append({"role": "assistant", "content": f"<p><i>{line}</i></p>"})
+        return history, context
 
     def ask(message: str, history: list[dict[str, Any]], context: Conversation | None, request: gr.Request,
             progress: Any = gr.Progress()):
@@ -193,12 +216,14 @@ def build_app(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Conversation", height=560, elem_id="chat")
                 context = gr.State(Conversation())  # this topic's answers, for follow-up questions
+                scope = gr.Dropdown(article_choices(pipeline), value="", label="Ask about", elem_id="ask-about",
+                                    allow_custom_value=True)
                 question = gr.Textbox(placeholder="Ask a question about the articles and press Enter",
                                       show_label=False, elem_id="question", autofocus=True, max_lines=3)
                 with gr.Row():
                     send = gr.Button("Ask", variant="primary", elem_id="ask")
                     topic = gr.Button("New topic", elem_id="new-topic")
-                    gr.ClearButton([chat, question, context], value="Clear conversation")
+                    gr.ClearButton([chat, question, context, scope], value="Clear conversation")
                 gr.Examples(EXAMPLES, inputs=question, label="Try")
             with gr.Column(scale=2):
                 gr.Markdown("## Articles")
@@ -211,7 +236,8 @@ def build_app(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode
                         concurrency_limit=None)
         send.click(ask, [question, chat, context], [chat, question, context], api_visibility="private",
                    concurrency_limit=None)
-        topic.click(new_topic, [chat], [chat, context], api_visibility="private")
+        topic.click(new_topic, [chat, context], [chat, context], api_visibility="private")
+        scope.input(about, [scope, chat, context], [chat, context], api_visibility="private")
     return app
 
 

@@ -20,7 +20,7 @@ from qa.store import segments as seg
 from qa.store.keywords import fts_query, query_words, stems, uncommon
 from qa.store.leases import Lease
 from qa.store.schema import ArticleRow, SegmentRow, live
-from qa.records import Passage
+from qa.records import Passage, Scope
 
 PASSAGE_COLUMNS = 'p.id, a.id, a.title, p.text, p.start, p."end"'
 
@@ -63,13 +63,44 @@ class Snapshot:
         return seg.describe_segments([row for row, _ in self.segments])
 
     # --- search -------------------------------------------------------------------------------------
-    def search_vectors(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """(passage id, cosine similarity) of the k nearest live passages, best first."""
-        return seg.search([index for _, index in self.segments], query, k, self.nprobe, self._selector)
+    def search_vectors(self, query: np.ndarray, k: int, among: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(passage id, cosine similarity) of the k nearest live passages (of those in `among`, when
+        given), best first."""
+        selector = self._selector
+        if among is not None:
+            import faiss
 
-    def search_keywords(self, text: str, k: int) -> list[tuple[int, float]]:
-        """(passage id, BM25 score) of up to k passages sharing a term with `text`, best first; terms
-        common to over 1 % of a large archive's passages are left out unless nothing else is left."""
+            allowed = faiss.IDSelectorBatch(np.ascontiguousarray(among, dtype=np.int64))
+            selector = faiss.IDSelectorAnd(allowed, self._selector) if self._selector is not None else allowed
+            selector.referenced = (allowed, self._selector)  # FAISS keeps no reference of its own
+        return seg.search([index for _, index in self.segments], query, k, self.nprobe, selector)
+
+    def passages_in(self, scope: Scope) -> np.ndarray:
+        """The ids of the live passages of the articles in `scope` (qa.records.Scope)."""
+        where, args = [live("a"), live("p")], {}
+        if scope.article:
+            where.append("a.id = :article")
+            args["article"] = scope.article
+        if scope.since:
+            where.append("a.date >= :since")
+            args["since"] = scope.since
+        if scope.until:
+            where.append("a.date <= :until")
+            args["until"] = scope.until + "~"  # a day written with a time still counts
+        if scope.sources:
+            ors = []
+            for n, name in enumerate(scope.sources):
+                args[f"s{n}"] = f"%{name.strip().lower()}%"
+                ors.append(f"(lower(json_extract(a.meta, '$.site')) LIKE :s{n} OR lower(a.url) LIKE :s{n})")
+            where.append("(" + " OR ".join(ors) + ")")
+        rows = self._rows(f"SELECT p.id FROM passages p JOIN articles a ON a.version = p.article "
+                          f"WHERE {' AND '.join(where)}", args)
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def search_keywords(self, text: str, k: int, among: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(passage id, BM25 score) of up to k passages sharing a term with `text` (of those in `among`,
+        when given), best first; terms common to over 1 % of a large archive's passages are left out
+        unless nothing else is left."""
         words = query_words(text)
         if not words or k <= 0:
             return []
@@ -82,6 +113,8 @@ class Snapshot:
             ranked = self._rows("SELECT rowid, -bm25(passages_fts) FROM passages_fts WHERE passages_fts MATCH :q "
                                 "ORDER BY bm25(passages_fts) LIMIT :n", {"q": query, "n": n})
             alive = self._live_passage_ids([i for i, _ in ranked])
+            if among is not None:
+                alive &= set(among.tolist())
             hits = [(int(i), float(s)) for i, s in ranked if i in alive][:k]
             if len(hits) == k or len(ranked) < n:  # else deleted or newer passages took places: look further
                 return hits
