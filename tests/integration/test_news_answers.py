@@ -88,3 +88,15 @@ def test_a_conversation_about_one_article_stays_on_it_until_left(news):
     assert talk.article == MEDIUM
     talk.about(None)
     assert talk.ask(news, "Who wrote the CNN story?").article == CNN_ARTICLE
+
+
+def test_a_question_for_the_latest_news_prefers_the_newest_story(corpus_dir: Path, make_pipeline):
+    stories = (("2022-03-01", "The Osk ferry runs four boats a day, the harbour office said."),
+               ("2022-03-10", "The Osk ferry runs six boats a day now, the harbour office said."),
+               ("2022-03-20", "Since Sunday the harbour office has sent nine boats a day to the island."))
+    for day, text in stories:  # the newest says it least like the question: retrieval alone ranks it last
+        (corpus_dir / f"osk-{day}.json").write_text(json.dumps({
+            "title": "Ferry to Osk", "date": day, "site": "Osk News", "text": text}), encoding="utf-8")
+    pipe = make_pipeline(corpus_dir)
+    latest = pipe.ask("What is the latest news on how many boats the Osk ferry runs?")
+    assert (latest.text, latest.date) == ("nine", "2022-03-20")
