@@ -212,7 +212,8 @@ class Pipeline:
             hits = retriever.run(q, k, query_vector=vector, scope=scope)
         t3 = time.perf_counter()
         if field:
-            answer = self._about(asked, field, hits, scope, retriever)
+            read = [s.text for s in self.read(q, hits)[:3]] if not scope.article else []
+            answer = self._about(asked, field, hits, scope, retriever, read)
             t4 = time.perf_counter()
         else:
             spans = self.supported(q, hits, self.read(q, hits), retriever)
@@ -224,12 +225,14 @@ class Pipeline:
         return answer
 
     @staticmethod
-    def _about(asked: str, field: str, hits: list[RetrievedPassage], scope: Scope, retriever: Retriever) -> Answer:
+    def _about(asked: str, field: str, hits: list[RetrievedPassage], scope: Scope, retriever: Retriever,
+               read: list[str]) -> Answer:
         """The answer to a question about an article itself, from the metadata of the article meant (the
-        one in scope, else the one named or best retrieved that has the field)."""
+        one in scope, else the one whose field the reader's spans `read` say, else the one named or best
+        retrieved that has the field: qa.reading.about.choose)."""
         ids = [scope.article] if scope.article else list(dict.fromkeys(h.passage.article_id for h in hits))
         rows = {r.id: r for r in retriever.snapshot.articles(ids)}
-        row = choose(asked, field, [rows[i] for i in ids if i in rows])
+        row = choose(asked, field, [rows[i] for i in ids if i in rows], read)
         if row is None:
             return Answer(question=asked, text=None, score=0.0, passages=hits, metadata=field,
                           article=scope.article)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from qa.ingest.bylines import day_at
+from qa.ingest.bylines import day_at, find_day
 from qa.reading.dates import shown
 from qa.records import Answer
 from qa.store import ArticleRow
@@ -59,17 +59,33 @@ def names_no_article(question: str) -> bool:
     return bool(_NAMES_NONE.match(question)) and not re.search(r"\bthe\s+\w+", question, re.I)
 
 
-def choose(question: str, field: str, rows: list[ArticleRow]) -> ArticleRow | None:
-    """Of the candidate articles (best retrieved first), the one the question means: one whose outlet or
-    title it names, else the first; only articles that have the field count."""
+def choose(question: str, field: str, rows: list[ArticleRow], read: list[str] = ()) -> ArticleRow | None:
+    """Of the candidate articles (best retrieved first), the one the question means: the one whose field
+    the reader's answers to the question (`read`, best first) say ("Shahida Muhammad" read from a byline
+    line), else the one whose outlet or title the question names most, else the first; only articles
+    that have the field count."""
     having = [r for r in rows if getattr(r, field)]
-    words = {w.lower() for w in re.findall(r"[\w.'’-]{3,}", question)} - _COMMON
+    for text in read:
+        for row in having:
+            if _says(field, getattr(row, field), text):
+                return row
+    text = re.sub(r"['’]s\b", "", question.strip())
+    words = {w.lower() for w in re.findall(r"[^\W_]{3,}", text)} - _COMMON
+    names = {w.lower() for w in re.findall(r"(?<!^)\b[A-Z][^\W_]+", text)} - _COMMON  # not the first word
 
-    def named(row: ArticleRow) -> int:
-        own = set(re.findall(r"[\w.'’-]{3,}", f"{row.site or ''} {row.title} {row.source}".lower()))
-        return len(words & own)
+    def own(row: ArticleRow) -> set[str]:
+        return set(re.findall(r"[^\W_]{3,}", f"{row.site or ''} {row.title} {row.source} {row.url or ''}".lower()))
 
-    return max(having, key=named) if having else None  # ties: the best retrieved (max keeps the first)
+    if names and not any(names & own(r) for r in rows):
+        return None  # "the Medium article", and no article is known to be Medium's: do not guess
+    return max(having, key=lambda r: len(words & own(r))) if having else None  # ties: the best retrieved
+
+
+def _says(field: str, value: str, text: str) -> bool:
+    if field == "date":
+        return find_day(text) == value
+    names = [n.strip().lower() for n in value.split(",")] if field == "author" else [value.lower()]
+    return any(n and (n in text.lower() or text.lower() in n) and len(text) > 2 for n in names)
 
 
 def metadata_answer(question: str, field: str, row: ArticleRow, text: str) -> Answer:
