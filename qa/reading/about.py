@@ -33,7 +33,9 @@ QUESTIONS = {
     "site": re.compile(_START + rf"(?:(?:which|what)\s+(?:outlet|publication|news\s*(?:site|outlet|organi[sz]ation|"
                        rf"agency|paper)|newspaper|site|website|paper|magazine|media\s+outlet)\s+(?:(?:published|ran|carried|"
                        rf"put\s+out)\s+{_THE_ARTICLE}|is\s+{_THE_ARTICLE}\s+from)"
-                       rf"|who\s+published\s+{_THE_ARTICLE}|where\s+was\s+{_THE_ARTICLE}\s+published)\b", re.I),
+                       rf"|who\s+published\s+{_THE_ARTICLE}|where\s+was\s+{_THE_ARTICLE}\s+published"
+                       rf"|(?:which|what)\s+(?:outlet|publication|news\s*(?:site|outlet|organi[sz]ation|agency|paper)|"
+                       rf"newspaper|agency|network|broadcaster)\s+(?:reported|was\s+reporting|filed)\s+from)\b", re.I),
     "dateline": re.compile(_START + rf"(?:where\s+(?:was|is)\s+{_THE_ARTICLE}\s+(?:reported|written|filed|datelined)"
                            rf"(?:\s+from)?|what\s+is\s+the\s+dateline\s+of\s+{_THE_ARTICLE})\b", re.I),
 }
@@ -74,7 +76,8 @@ def choose(question: str, field: str, rows: list[ArticleRow], read: list[str] = 
     names = {w.lower() for w in re.findall(r"(?<!^)\b[A-Z][^\W_]+", text)} - _COMMON  # not the first word
 
     def own(row: ArticleRow) -> set[str]:
-        return set(re.findall(r"[^\W_]{3,}", f"{row.site or ''} {row.title} {row.source} {row.url or ''}".lower()))
+        return set(re.findall(r"[^\W_]{3,}", f"{row.site or ''} {row.dateline or ''} {row.title} {row.source} "
+                                            f"{row.url or ''}".lower()))
 
     if names and not any(names & own(r) for r in rows):
         return None  # "the Medium article", and no article is known to be Medium's: do not guess

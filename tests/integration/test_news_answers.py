@@ -43,6 +43,10 @@ def test_questions_about_the_articles_themselves(news):
     assert (cnn_author.text, cnn_author.article) == ("Kevin Liptak", CNN_ARTICLE)
     outlet = news.ask("Which outlet published the story about Biden designating Colombia?")
     assert (outlet.text, outlet.metadata) == ("CNN", "site")
+    from_washington = news.ask("Which news organisation reported from Washington?")  # the dateline's outlet
+    assert (from_washington.text, from_washington.article) == ("CNN", CNN_ARTICLE)
+    where = news.ask("Where was the CNN story reported from?")
+    assert (where.text, where.metadata) == ("Washington", "dateline")
     content = news.ask("Who announced that the United States is designating Colombia a major non-NATO ally?")
     assert content.metadata is None and content.text and "Biden" in content.text  # read from the text
 
