@@ -165,7 +165,9 @@ class Pipeline:
         q = resolve(asked, history).question
         field = metadata_field(asked)
         if field and not scope.article and names_no_article(asked):
-            scope = replace(scope, article=last_article(history))  # "and when was it published?"
+            talked_of = last_article(history)  # "and when was it published?"
+            if talked_of and self.retriever_has(talked_of):
+                scope = replace(scope, article=talked_of)
         try:
             return self._answer(asked, q, top_k, scope, field)
         except IndexDamaged as exc:
@@ -224,6 +226,11 @@ class Pipeline:
                           "aggregate": time.perf_counter() - t4}
         return answer
 
+    def retriever_has(self, article_id: str) -> bool:
+        """Whether the index holds this article now (one deleted since it was talked about does not)."""
+        self.ensure_index()
+        return bool(self.retriever().snapshot.articles([article_id]))
+
     @staticmethod
     def _about(asked: str, field: str, hits: list[RetrievedPassage], scope: Scope, retriever: Retriever,
                read: list[str]) -> Answer:
@@ -259,12 +266,14 @@ class Pipeline:
 def checked_scope(since: str | None, until: str | None, sources: Sequence[str] | None,
                   article: str | None) -> Scope:
     """The Scope of a question, its days checked (YYYY-MM-DD) and its sources a list of names."""
+    days = {}
     for name, value in (("since", since), ("until", until)):
-        if value is not None:
+        if value:
             try:
-                date.fromisoformat(value)
+                days[name] = date.fromisoformat(value).isoformat()  # "20220310" -> "2022-03-10"
             except (TypeError, ValueError):
                 raise UsageError(f"{name}={value!r} is not a day: write it as YYYY-MM-DD") from None
+    since, until = days.get("since"), days.get("until")
     if since and until and since > until:
         raise UsageError(f"since ({since}) is after until ({until})")
     if isinstance(sources, str):

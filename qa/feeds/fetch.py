@@ -35,6 +35,7 @@ class Response:
 
     url: str  # after redirects
     status: int
+    address: str = ""  # the IP address the last request was made to
     body: bytes = b""
     content_type: str = ""
     etag: str | None = None
@@ -42,20 +43,30 @@ class Response:
 
 
 def is_public(address: str) -> bool:
-    """Whether an IP address is one the public internet routes (not loopback, private, link-local...)."""
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    """Whether an IP address is one the public internet routes (not loopback, private, link-local,
+    reserved, multicast; an IPv4 address inside an IPv6 one, mapped, 6to4, Teredo or NAT64, is judged as
+    that IPv4 address)."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in ipaddress.ip_network("::/96") or ip.is_site_local:  # IPv4-compatible (deprecated), fec0::/10
+            return False
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and ip in ipaddress.ip_network("64:ff9b::/96"):
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None:
+            ip = inner
+    return ip.is_global and not (ip.is_multicast or ip.is_reserved)
 
 
 def host_is_private(url: str) -> bool:
-    """Whether a URL's host resolves to a non-public address (False when it cannot be resolved)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
+    """Whether a URL's host resolves to non-public addresses only (False when it cannot be resolved):
+    a feed on this computer or the local network."""
     try:
-        return any(not is_public(a) for a in _addresses(host, 80))
-    except FetchError:
+        host = urllib.parse.urlsplit(url).hostname or ""
+        addresses = _addresses(host, 80)
+    except (FetchError, ValueError):
         return False
+    return bool(addresses) and not any(is_public(a) for a in addresses)
 
 
 def _addresses(host: str, port: int) -> list[str]:
@@ -86,16 +97,21 @@ class Fetcher:
         private_ok = self.allow_private if allow_private is None else allow_private
         deadline = time.monotonic() + 3 * self.timeout
         seen = []
-        for _ in range(self.max_redirects + 1):
-            self.check_url(url)
-            seen.append(url)
-            self._wait_for_host(url)
-            response = self._request(url, etag, last_modified, private_ok, deadline)
-            if isinstance(response, Response):
-                return response
-            url = urllib.parse.urljoin(url, response)
-            if url in seen:
-                raise FetchError(f"redirect loop at {url}")
+        try:
+            for _ in range(self.max_redirects + 1):
+                self.check_url(url)
+                seen.append(url)
+                self._wait_for_host(url)
+                if time.monotonic() > deadline:
+                    raise FetchError(f"{url}: no answer by the deadline ({3 * self.timeout:g} s)")
+                response = self._request(url, etag, last_modified, private_ok, deadline)
+                if isinstance(response, Response):
+                    return response
+                url = urllib.parse.urljoin(url, response)
+                if url in seen:
+                    raise FetchError(f"redirect loop at {url}")
+        except ValueError as exc:  # a malformed URL or port (of a link, or of a redirect's Location)
+            raise FetchError(f"refused {url!r}: not a valid URL ({exc})") from None
         raise FetchError(f"more than {self.max_redirects} redirects, the last to {url}")
 
     @staticmethod
@@ -139,11 +155,11 @@ class Fetcher:
                     raise FetchError(f"{url}: redirect ({resp.status}) without a Location")
                 return location
             if resp.status == 304:
-                return Response(url, 304, etag=etag, last_modified=last_modified)
+                return Response(url, 304, address, etag=etag, last_modified=last_modified)
             if resp.status != 200:
                 raise FetchError(f"{url}: HTTP {resp.status} {resp.reason}".rstrip())
-            body = self._body(url, resp, deadline)
-            return Response(url, 200, body, resp.getheader("Content-Type") or "", resp.getheader("ETag"),
+            body = self._body(url, resp, conn, deadline)
+            return Response(url, 200, address, body, resp.getheader("Content-Type") or "", resp.getheader("ETag"),
                             resp.getheader("Last-Modified"))
         except (TimeoutError, socket.timeout):
             raise FetchError(f"{url}: no answer within {self.timeout:g} s") from None
@@ -163,15 +179,19 @@ class Fetcher:
                                  f"private, link-local or reserved); set QA_FETCH_PRIVATE=1 to allow such addresses")
         return addresses[0]
 
-    def _body(self, url: str, resp: http.client.HTTPResponse, deadline: float) -> bytes:
+    def _body(self, url: str, resp: http.client.HTTPResponse, conn: http.client.HTTPConnection,
+              deadline: float) -> bytes:
         length = resp.getheader("Content-Length")
         if length and length.isdigit() and int(length) > self.max_bytes:
             raise FetchError(f"{url}: too large ({int(length):,} bytes; the limit is {self.max_bytes:,})")
         chunks, size = [], 0
         while True:
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise FetchError(f"{url}: still downloading at the deadline ({3 * self.timeout:g} s)")
-            chunk = resp.read(65536)
+            if conn.sock is not None:  # each read waits no longer than the time left (a trickle cannot stall it)
+                conn.sock.settimeout(min(self.timeout, left))
+            chunk = resp.read1(65536)
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import Settings
-from qa.errors import ArticleError, FeedError, FetchError
-from qa.feeds.fetch import Fetcher, host_is_private
+from qa.errors import ArticleError, FeedError, FetchError, QAError
+from qa.feeds.fetch import Fetcher, host_is_private, is_public
 from qa.ingest.editor import Change, CorpusEditor
 from qa.ingest.files import parse_file, slugify
 
@@ -136,20 +136,22 @@ class Feeds:
     def update(self) -> UpdateReport:
         """Fetch every feed and its new items' pages, save them into the corpus and index them."""
         report = UpdateReport()
-        saved: list[tuple[str, bytes]] = []
         for status in self.list():
             seen = set(self._read_state()["seen"].get(status.url, []))
             files, keys, problems = self._update_feed(status, seen)
-            saved += files
+            if files:  # saved (and indexed) before they are recorded as seen: nothing is lost in between
+                change = self.editor.add_fetched(files, "feeds")
+                report.files += change.files
+                report.index = change.index if change.index is not None else report.index
+                problems += [f"not saved: {r}" for r in change.refused]
+                status.new_items = len(change.files)
+                status.items_total += len(change.files)
             report.problems += problems
             with self._state() as state:
                 if status.url in state["feeds"]:  # not removed meanwhile
                     state["feeds"][status.url] = asdict(status)
                     state["seen"][status.url] = sorted(seen | keys)
             report.feeds.append(status)
-        if saved:
-            change = self.editor.add_fetched(saved, "feeds")
-            report.files, report.index = change.files, change.index
         return report
 
     def add_url(self, url: str, who: str | None, allow_private: bool | None = None) -> Change:
@@ -167,19 +169,17 @@ class Feeds:
         """(files to save, item keys now seen, problems) of one feed; its status updated in place."""
         status.last_check, status.new_items, status.last_error = _now(), 0, None
         try:
-            items, title = self._items(status)
+            items, title, private_ok = self._items(status)
         except (FetchError, FeedError) as exc:
             status.last_error = str(exc)
             self.log(f"feed {status.url}: {exc}")
             return [], set(), []
         status.title = title or status.title
-        # A feed on the local network may lead to pages there; a public one (or a file) may not.
-        private_ok = self.allow_private or (not status.url.startswith("file:") and host_is_private(status.url))
         files, keys, problems = [], set(), []
         for item in [i for i in items if i.key not in seen][: self.items_per_update]:
             try:
                 name, data, problem = self._article_file(item, private_ok)
-            except (FetchError, ArticleError) as exc:
+            except (QAError, ValueError) as exc:
                 problem, name = _about(item, exc), None
             keys.add(item.key)  # an item that cannot be had is reported once, not fetched at every update
             if problem:
@@ -189,22 +189,26 @@ class Feeds:
                 files.append((name, data))
         status.item_errors = (status.item_errors + problems)[-KEEP_ERRORS:]
         status.new_items = len(files)
-        status.items_total += len(files)
         return files, keys, problems
 
-    def _items(self, status: FeedStatus) -> tuple[list[Item], str | None]:
-        """The feed's items, oldest first (an unchanged feed: none)."""
+    def _items(self, status: FeedStatus) -> tuple[list[Item], str | None, bool]:
+        """The feed's items, oldest first (an unchanged feed: none), its title, and whether its links may
+        lead to non-public addresses: only when the feed itself was fetched from one (a feed on this
+        computer or the local network), or the setting allows them; a public feed, or a feed file, may not."""
         import feedparser
 
-        content_type = ""
+        content_type, private_ok = "", self.allow_private
         if status.url.startswith("file:"):
             body = _read_local(Path(urllib.parse.unquote(urllib.parse.urlsplit(status.url).path)),
                                self.fetcher.max_bytes)
         else:
-            # The feed itself was chosen by whoever follows it: it may live anywhere (its links may not).
-            response = self.fetcher.get(status.url, status.etag, status.last_modified, allow_private=True)
+            # A feed whose host is on the local network may be fetched there; a public one, and its
+            # redirects, may not lead there.
+            local = self.allow_private or host_is_private(status.url)
+            response = self.fetcher.get(status.url, status.etag, status.last_modified, allow_private=local)
+            private_ok = self.allow_private or (local and not is_public(response.address))
             if response.status == 304:
-                return [], None
+                return [], None, private_ok
             status.etag, status.last_modified = response.etag, response.last_modified
             body, content_type = response.body, response.content_type
         if _ENTITY.search(body[:65536]):
@@ -221,7 +225,7 @@ class Feeds:
         site = _clean(parsed.feed.get("title"))
         items = [_item(e, site) for e in parsed.entries]
         items = [i for i in items if i is not None]
-        return sorted(items, key=lambda i: i.date or ""), site
+        return sorted(items, key=lambda i: i.date or ""), site, private_ok
 
     def _article_file(self, item: Item, allow_private: bool, must_have_page: bool = False
                       ) -> tuple[str, bytes, str | None]:

@@ -10,6 +10,7 @@ as any other."""
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from qa.ingest.bylines import day_at, find_day
 from qa.reading.dates import shown
@@ -84,9 +85,17 @@ def choose(question: str, field: str, rows: list[ArticleRow], read: list[str] = 
     return max(having, key=lambda r: len(words & own(r))) if having else None  # ties: the best retrieved
 
 
+def _day(value: str) -> str:
+    """A published date as its ISO day when it is one ("2022-03-10T14:30:00Z" -> "2022-03-10"), else as is."""
+    try:
+        return date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        return value
+
+
 def _says(field: str, value: str, text: str) -> bool:
     if field == "date":
-        return find_day(text) == value
+        return find_day(text) == _day(value)
     names = [n.strip().lower() for n in value.split(",")] if field == "author" else [value.lower()]
     return any(n and (n in text.lower() or text.lower() in n) and len(text) > 2 for n in names)
 
@@ -95,8 +104,10 @@ def metadata_answer(question: str, field: str, row: ArticleRow, text: str) -> An
     """The Answer giving `row`'s `field`, pointed at the words of `text` (the article) that say it when
     it has them; its score is 1.0 when the article's own words say it, 0.9 when only its metadata does."""
     value = getattr(row, field)
+    if field == "date":
+        value = _day(value)
     where = _words_for(field, value, text)
-    shown_value = shown(value) if field == "date" else value
+    shown_value = shown(value) if field == "date" and _day(value) == value[:10] and len(value) == 10 else value
     answer = Answer(question=question, text=shown_value, score=0.9, article=row.id, title=row.title, url=row.url,
                     date=row.date, site=row.site, metadata=field, resolved_date=value if field == "date" else None)
     if where is not None:

@@ -17,7 +17,10 @@ MONTHS = {k.lower(): v for k, v in MONTHS.items()}
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY_OF_MONTH = re.compile(rf"\b(?P<mon>{_MONTH})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?!,?\s*\d{{4}})"
                            rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon2>{_MONTH})\b(?!,?\s*\d{{4}})", re.I)
-_MONTH_ALONE = re.compile(rf"\b(?P<which>this|last|next|in|on|early|late|mid-?)?\s*(?P<mon>{_MONTH})\b(?!\.?\s*\d)", re.I)
+# A month without a day only by its full name: "Jan Egeland" and "Mar-a-Lago" are no months.
+_FULL_MONTH = "|".join(name.lower() for name in calendar.month_name if name)
+_MONTH_ALONE = re.compile(rf"\b(?P<which>this|last|next|in|on|early|late|mid-?)?\s*(?P<mon>{_FULL_MONTH})\b(?![-.]?\s*\d)(?!-)",
+                          re.I)
 _WEEKDAY = re.compile(rf"\b(?P<which>last|next|this|on|by|until|since)?\s*(?P<day>{'|'.join(WEEKDAYS)})\b", re.I)
 _RELATIVE = re.compile(r"\b(?P<word>yesterday|today|tonight|tomorrow|this morning|this afternoon|this evening|"
                        r"(?P<which>last|next|this) (?P<unit>week|month|year))\b", re.I)

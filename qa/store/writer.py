@@ -203,7 +203,7 @@ class Writer:
                       for other, meta, m, n in found]
         candidates += [pair for other, pair in self._signatures.items() if other != article_id]
         best = max(((containment(sig, other), story) for other, story in candidates), default=(0.0, None))
-        story = best[1] if best[0] >= CONTAINMENT else None
+        story = best[1] if best[0] >= CONTAINMENT and best[1] != article_id else None  # not a copy of itself
         self._signatures[article_id] = (sig, story or article_id)
         return story
 

@@ -209,6 +209,8 @@ def test_item_pages_that_are_too_big_not_html_or_redirect_forever_are_reported_a
     site.serve("/feed.xml", rss([("h", "/huge", "Huge"), ("p", "/report.pdf", "Report"), ("l", "/loop", "Loop"),
                                  ("f", "/ferry.html", "Ferry to Osk opens")]).replace(b"<description>", b"<x>")
                .replace(b"</description>", b"</x>"), "application/rss+xml")  # no summaries to stand in
+    site.serve("/feed.xml", site.routes["/feed.xml"][2].replace(b"</channel>", b"<item><guid>bad</guid><title>Bad"
+               b"</title><link>http://example.invalid:99999/x</link></item></channel>"), "application/rss+xml")
     site.serve("/report.pdf", b"%PDF-1.4 ...", "application/pdf")
     site.serve("/loop", b"", "text/html", 302, Location="/loop")
     site.serve("/ferry.html", FERRY.encode())
@@ -217,6 +219,7 @@ def test_item_pages_that_are_too_big_not_html_or_redirect_forever_are_reported_a
     assert report.feeds[0].new_items == 1 and len(saved(feeds)) == 1
     problems = " | ".join(report.problems)
     assert "too large" in problems and "not a web page (application/pdf)" in problems and "redirect loop" in problems
+    assert "not a valid URL" in problems
     again = feeds.update()  # reported once: not fetched at every update
     assert again.feeds[0].new_items == 0 and again.problems == []
 
@@ -236,8 +239,11 @@ def test_a_public_feed_cannot_make_the_server_read_local_or_private_addresses(si
     for url in ("file:///etc/passwd", "ftp://example.com/feed", "gopher://x"):
         with pytest.raises(FetchError, match="only http and https"):
             Fetcher().get(url)
+    with pytest.raises(FetchError, match="not a valid URL"):  # a bad port is one clear line, not a crash
+        Fetcher().get("http://example.invalid:99999/")
     assert [is_public(a) for a in ("8.8.8.8", "127.0.0.1", "10.1.2.3", "192.168.0.1", "169.254.169.254", "::1",
-                                   "fc00::1", "::ffff:127.0.0.1", "224.0.0.1")] == [True] + [False] * 8
+                                   "fc00::1", "::ffff:127.0.0.1", "224.0.0.1", "::7f00:1", "2002:7f00:1::",
+                                   "64:ff9b::7f00:1", "fec0::1")] == [True] + [False] * 12
 
 
 def test_the_feed_list_refuses_what_it_cannot_follow(feeds: Feeds, tmp_path: Path):

@@ -206,6 +206,8 @@ def test_wire_copies_are_recorded_as_copies_of_one_story(indexer: Indexer):
     assert {a.id: a.story for a in snap.articles()} == {"agency": None, "other": None, "outlet-a": "agency",
                                                         "outlet-b": "agency"}
     snap.close()
+    (corpus / "agency.txt").write_text("Ferry lines approved across the north, updated\n\n" + story)
+    assert indexer.run().copies == {}  # the story itself, read again, is no copy of its own copies
     (corpus / "agency.txt").unlink()  # the copies stay copies of one story
     (corpus / "outlet-c.txt").write_text("Six towns, six ferries\n\n" + "\n\n".join(kept[1:]))
     assert indexer.run().copies == {"outlet-c": "agency"}
