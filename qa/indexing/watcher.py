@@ -1,7 +1,7 @@
 """Index changes to the corpus folder as they happen, on a background thread (the served chat starts one).
 
-Every `every` seconds the folder's own mtime tells at once when a file was added, removed or renamed (an
-editor's save); a full stat pass of every file, at most every `full_every` seconds, also catches files
+Every `every` seconds the mtimes of the folder and its sub-folders tell at once when a file was added,
+removed or renamed anywhere in the archive (an editor's save, `corpus/2022/03/story.html`); a full stat pass of every file, at most every `full_every` seconds, also catches files
 edited in place. A build that fails is logged and tried again at the next change, never raised.
 """
 
@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from qa.ingest.files import signature
+from qa.ingest.files import folders_stamp, signature
 
 
 class Watcher:
@@ -57,10 +57,7 @@ class Watcher:
         seen: str | None = None
         folder_mtime, full_at = -1, 0.0
         while not self._stop.is_set():
-            try:
-                mtime = self.corpus_dir.stat().st_mtime_ns
-            except OSError:
-                mtime = -1
+            mtime = folders_stamp(self.corpus_dir)
             if mtime != folder_mtime or time.monotonic() - full_at >= self.full_every:
                 folder_mtime, full_at = mtime, time.monotonic()
                 current = signature(self.corpus_dir) if mtime >= 0 else None

@@ -60,6 +60,30 @@ def walk(corpus_dir: Path) -> Iterator[tuple[str, os.DirEntry]]:
                 yield prefix + e.name, e
 
 
+def folders_stamp(corpus_dir: Path) -> int:
+    """A cheap fingerprint of the folder and its sub-folders (hidden ones and symlinked ones left out):
+    their mtimes, which change when a file in them is added, removed or renamed; -1 when the folder is
+    not there. One stat per folder, none per file."""
+    try:
+        stamps = [os.stat(corpus_dir).st_mtime_ns]
+    except OSError:
+        return -1
+    todo = [str(corpus_dir)]
+    while todo:
+        try:
+            entries = list(os.scandir(todo.pop()))
+        except OSError:
+            continue
+        for e in entries:
+            if not e.name.startswith(".") and e.is_dir(follow_symlinks=False):
+                todo.append(e.path)
+                try:
+                    stamps.append(hash((e.path, e.stat(follow_symlinks=False).st_mtime_ns)))
+                except OSError:
+                    continue
+    return hash(tuple(sorted(stamps))) & 0x7FFFFFFFFFFFFFFF  # never -1: that means "no folder"
+
+
 def article_id_of(name: str) -> str:
     """An article's id: its file's path in the corpus folder without the extension ("2022/03/story")."""
     return PurePosixPath(name).with_suffix("").as_posix()
