@@ -20,7 +20,7 @@ from qa.feeds.follow import Feeds
 from qa.feeds.poller import FeedPoller
 from qa.ingest.editor import Change, CorpusEditor
 from qa.ingest.files import SUFFIXES
-from qa.pipeline import Pipeline, get_pipeline
+from qa.pipeline import Pipeline, checked_scope, get_pipeline
 from qa.rates import RateLimiter
 from qa.reading.dates import shown
 from qa.records import Answer
@@ -197,6 +197,22 @@ def build_app(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode
         history.append({"role": "assistant", "content": f"<p><i>{line}</i></p>"})
         return history, context
 
+    def filtered(since: str, until: str, outlets: str, history: list[dict[str, Any]], context: Conversation | None):
+        """Ask only of the articles of these days and outlets from now on (empty: no limit)."""
+        context, history = context or Conversation(), list(history or [])
+        try:
+            checked_scope(since or None, until or None, (outlets or "").split(","), None)
+        except QAError as exc:
+            history.append({"role": "assistant", "content": f"<p>⚠️ {esc(str(exc))}</p>"})
+            return history, context
+        context.filter(since.strip(), until.strip(), (outlets or "").split(","))
+        parts = [f"from {esc(context.since)}" if context.since else "", f"to {esc(context.until)}" if context.until else "",
+                 f"by {esc(', '.join(context.sources))}" if context.sources else ""]
+        line = ("Asking only of the articles published " + " ".join(p for p in parts if p)) if any(parts) \
+            else "Asking of all the articles again."
+        history.append({"role": "assistant", "content": f"<p><i>{line}.</i></p>"})
+        return history, context
+
     def ask(message: str, history: list[dict[str, Any]], context: Conversation | None, request: gr.Request,
             progress: Any = gr.Progress()):
         """`respond`, within the per-client rate and the bounded wait for an answering slot."""
@@ -216,8 +232,12 @@ def build_app(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Conversation", height=560, elem_id="chat")
                 context = gr.State(Conversation())  # this topic's answers, for follow-up questions
-                scope = gr.Dropdown(article_choices(pipeline), value="", label="Ask about", elem_id="ask-about",
-                                    allow_custom_value=True)
+                with gr.Row():
+                    scope = gr.Dropdown(article_choices(pipeline), value="", label="Ask about", elem_id="ask-about",
+                                        allow_custom_value=True, scale=3)
+                    since = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD", elem_id="since", scale=1)
+                    until = gr.Textbox(label="to", placeholder="YYYY-MM-DD", elem_id="until", scale=1)
+                    outlets = gr.Textbox(label="Outlets", placeholder="CNN, Reuters", elem_id="outlets", scale=1)
                 question = gr.Textbox(placeholder="Ask a question about the articles and press Enter",
                                       show_label=False, elem_id="question", autofocus=True, max_lines=3)
                 with gr.Row():
@@ -238,6 +258,8 @@ def build_app(pipeline: Pipeline, editor: CorpusEditor, feeds: Feeds, mode: Mode
                    concurrency_limit=None)
         topic.click(new_topic, [chat, context], [chat, context], api_visibility="private")
         scope.input(about, [scope, chat, context], [chat, context], api_visibility="private")
+        for box in (since, until, outlets):
+            box.submit(filtered, [since, until, outlets, chat, context], [chat, context], api_visibility="private")
     return app
 
 

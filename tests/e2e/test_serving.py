@@ -28,8 +28,9 @@ LIBRARY_QUESTION = "Who runs the floating library?"
 # The open chat page's backend functions: each is called below with arguments aimed at the archive and
 # must change nothing. A new one fails the test until it is added here after that check. Besides asking
 # and the examples: forgetting the conversation (New topic; "lambda" is the Clear button's state reset),
-# and choosing the article to ask about ("about").
-READER_ENDPOINTS = {"ask", "ask_1", "load_example", "new_topic", "lambda", "about"}
+# and choosing the article to ask about ("about") or the days and outlets ("filtered", one per box).
+READER_ENDPOINTS = {"ask", "ask_1", "load_example", "new_topic", "lambda", "about", "filtered", "filtered_1",
+                    "filtered_2"}
 
 
 @pytest.fixture(scope="module")

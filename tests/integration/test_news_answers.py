@@ -92,6 +92,10 @@ def test_a_conversation_about_one_article_stays_on_it_until_left(news):
     assert talk.article == MEDIUM
     talk.about(None)
     assert talk.ask(news, "Who wrote the CNN story?").article == CNN_ARTICLE
+    talk.filter("2022-03-11", None, [" "])  # the chat's "Published from" box: kept for every question
+    assert {h.passage.article_id for h in talk.ask(news, SEED_QUESTION).passages} == {MEDIUM}
+    talk.filter(None, None, ["CNN"])
+    assert {h.passage.article_id for h in talk.ask(news, SEED_QUESTION).passages} == {CNN_ARTICLE}
 
 
 def test_a_question_for_the_latest_news_prefers_the_newest_story(corpus_dir: Path, make_pipeline):
