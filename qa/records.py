@@ -121,6 +121,8 @@ class Answer:
     # every article the same answer was found in, this answer's own first (wire copies, other outlets)
     sources: list[Source] = field(default_factory=list)
     alternatives: list[Answer] = field(default_factory=list)
+    # where other articles answer differently, nearly as surely: their answers (also among `alternatives`)
+    other_accounts: list[Answer] = field(default_factory=list)
     passages: list[RetrievedPassage] = field(default_factory=list)
     # the question as understood: a follow-up rewritten from the conversation, else `question` itself
     resolved_question: str | None = None

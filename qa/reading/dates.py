@@ -27,7 +27,7 @@ _RELATIVE = re.compile(r"\b(?P<word>yesterday|today|tonight|tomorrow|this mornin
 _HAS_YEAR = re.compile(r"\b(19|20)\d\d\b")
 # The sentence speaks of what is to come: a bare "Friday" or "June" in it lies ahead, not behind.
 _FUTURE = re.compile(r"\b(will|shall|plans? to|planning to|is to|are to|is due|are due|expected to|scheduled|"
-                     r"upcoming|to be held|set to|going to)\b", re.I)
+                     r"upcoming|to be held|set to|going to|ahead of|must)\b", re.I)
 
 
 def resolve_date(text: str, published: str | None, context: str = "") -> str | None:
@@ -40,7 +40,9 @@ def resolve_date(text: str, published: str | None, context: str = "") -> str | N
         base = date.fromisoformat(published[:10])
     except ValueError:
         return None
-    ahead = bool(_FUTURE.search(context or text))
+    # Future tense before the date itself: "will travel on Friday", not "approved on Tuesday, which will ..."
+    before = context[: context.find(text)] if context and text in context else (context or text)
+    ahead = bool(_FUTURE.search(before))
     for resolve in (_relative, _weekday, _day_of_month, _month):
         found = resolve(text, base, ahead)
         if found:

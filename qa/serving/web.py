@@ -57,6 +57,9 @@ def _source_line(answer: Answer) -> str:
     if answer.url and answer.url.lower().startswith(("http://", "https://")):
         parts.append(f'<a href="{html.escape(answer.url, quote=True)}" target="_blank" rel="noopener">link</a>')
     line = "Source: " + " · ".join(parts)
+    if answer.other_accounts:  # other articles tell it differently
+        line += "<br>Told differently: " + "; ".join(
+            f"<i>{esc(a.site or a.title or '')}</i>: {esc(a.text or '')}" for a in answer.other_accounts)
     others = answer.sources[1:]
     if others:  # the same answer in other articles: wire copies, other outlets
         line += "<br>Also in: " + "; ".join(

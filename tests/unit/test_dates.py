@@ -13,6 +13,9 @@ THURSDAY = "2022-03-10"  # the CNN seed story's day
     ("Thursday", "Biden announced during a meeting on Thursday that", "2022-03-10"),  # the day itself
     ("on Monday", "The talks began on Monday.", "2022-03-07"),  # the last Monday
     ("Friday", "Biden will travel to Texas on Friday.", "2022-03-11"),  # future tense: the next one
+    ("on Tuesday", "Voters approved an amendment on Tuesday that will grant billions.", "2022-03-08"),  # the
+    # future tense after the date is another clause's
+    ("Tuesday", "The stakes are high ahead of Tuesday's debate.", "2022-03-15"),
     ("last Thursday", "", "2022-03-03"),
     ("next Monday", "", "2022-03-14"),
     ("yesterday", "", "2022-03-09"),
