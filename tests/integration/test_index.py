@@ -10,7 +10,7 @@ import pytest
 
 from conftest import CNN_ARTICLE, ROOT, SEED_QUESTION
 from qa.errors import StoreError
-from qa.store import Store
+from qa.store import Store, Writer
 from qa.store.schema import FORMAT
 
 NEW_ARTICLE = """Lisbon opens a floating library on the Tagus
@@ -81,7 +81,8 @@ def test_changed_and_deleted_articles(corpus_dir: Path, make_pipeline):
     snap = pipe.retriever().snapshot
     assert {a.id for a in snap.articles()} == {CNN_ARTICLE}
     live = sum(index.ntotal for _, index in snap.segments) - len(snap.hidden)
-    assert live == snap.passage_count == report.passages_total == report.passages_embedded
+    assert live == snap.passage_count == report.passages_total == report.passages_embedded + report.passages_reused
+    assert report.passages_embedded < report.passages_total  # passages the edit did not touch kept their vectors
 
 
 def test_changed_settings_force_a_full_rebuild(corpus_dir: Path, make_pipeline):
@@ -301,17 +302,17 @@ def test_a_build_stopped_before_a_duplicate_is_read_again_loses_nothing(corpus_d
     (corpus_dir / "b.txt").write_text(NEW_ARTICLE)
     pipe.build_index()
     (corpus_dir / "a.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
-    real = pipe.embedder.encode
+    real = Writer.reusable_vectors  # the copy takes a.txt's old vectors: stopped while it does
 
-    def killed_on_the_library(texts, *args, **kwargs):
-        if any("floating library" in t for t in texts):
-            raise KeyboardInterrupt("stopped while embedding b.txt, after a.txt committed")
-        return real(texts, *args, **kwargs)
+    def killed_on_the_library(self, passages):
+        if any("floating library" in p.text for p in passages):
+            raise KeyboardInterrupt("stopped while indexing b.txt, after a.txt committed")
+        return real(self, passages)
 
-    monkeypatch.setattr(pipe.embedder, "encode", killed_on_the_library)
+    monkeypatch.setattr(Writer, "reusable_vectors", killed_on_the_library)
     with pytest.raises(KeyboardInterrupt):
         pipe.build_index()
-    monkeypatch.setattr(pipe.embedder, "encode", real)
+    monkeypatch.setattr(Writer, "reusable_vectors", real)
     report = pipe.build_index()
     assert report.added == ["b"], "b.txt, refused as a copy of a.txt's old text, is read again"
     assert pipe.ask("Who runs the floating library?").article == "b"
@@ -348,6 +349,7 @@ def test_a_format_1_store_is_migrated_and_its_duplicates_read_once_more(corpus_d
     pipe.build_index()
     db = sqlite3.connect(tmp_path / "index" / "qa.db")  # as the first store format left it
     db.executescript("DROP TABLE duplicates; DROP INDEX sources_skipped; ALTER TABLE articles DROP COLUMN meta; "
+                     "DROP TABLE signatures; DROP TABLE story_bands; "
                      "PRAGMA user_version = 1;")
     db.close()
     fresh = make_pipeline(corpus_dir)
@@ -366,7 +368,8 @@ def test_a_format_1_store_that_already_has_the_duplicates_table_migrates(corpus_
     pipe = make_pipeline(corpus_dir)
     pipe.build_index()
     db = sqlite3.connect(tmp_path / "index" / "qa.db")  # as qa left it when migration 1 held the table
-    db.executescript("DROP INDEX sources_unread; ALTER TABLE articles DROP COLUMN meta; PRAGMA user_version = 1;")
+    db.executescript("DROP INDEX sources_unread; ALTER TABLE articles DROP COLUMN meta; DROP TABLE signatures; "
+                     "DROP TABLE story_bands; PRAGMA user_version = 1;")
     db.close()
     fresh = make_pipeline(corpus_dir)
     assert fresh.build_index().full_rebuild is None
@@ -379,17 +382,17 @@ def test_a_stopped_targeted_build_is_finished_by_the_next_targeted_one(corpus_di
     (corpus_dir / "c.txt").write_text(NEW_ARTICLE)
     pipe.build_index()
     (corpus_dir / "a.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
-    real = pipe.embedder.encode
+    real = Writer.reusable_vectors  # the copy takes a.txt's old vectors: stopped while it does
 
-    def killed_on_the_library(texts, *args, **kwargs):
-        if any("floating library" in t for t in texts):
-            raise KeyboardInterrupt("stopped while embedding c.txt")
-        return real(texts, *args, **kwargs)
+    def killed_on_the_library(self, passages):
+        if any("floating library" in p.text for p in passages):
+            raise KeyboardInterrupt("stopped while indexing c.txt")
+        return real(self, passages)
 
-    monkeypatch.setattr(pipe.embedder, "encode", killed_on_the_library)
+    monkeypatch.setattr(Writer, "reusable_vectors", killed_on_the_library)
     with pytest.raises(KeyboardInterrupt):
         pipe.build_index(files=["a.txt"])  # what an edit in the chat or `qa index a.txt` runs
-    monkeypatch.setattr(pipe.embedder, "encode", real)
+    monkeypatch.setattr(Writer, "reusable_vectors", real)
     assert pipe.build_index(files=["a.txt"]).added == ["c"], "the copy left unread is read by the next one"
     assert pipe.build_index(files=["a.txt"]).commits == 0
 
