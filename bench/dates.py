@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from qa.ingest.pages import read_page  # noqa: E402
-from qa.reading.dates import _RELATIVE, _WEEKDAY, resolve_date  # noqa: E402
+from qa.reading.dates import relative_words, resolve_date  # noqa: E402
 
 
 def main() -> None:
@@ -30,9 +30,8 @@ def main() -> None:
         if not page.date or (page.language or "en")[:2] != "en":
             continue
         for sentence in re.split(r"(?<=[.!?])\s+", page.text):
-            m = _WEEKDAY.search(sentence) or _RELATIVE.search(sentence)
-            if m and len(sentence) < 300:
-                words = m.group(0).strip()
+            words = relative_words(sentence)
+            if words and len(sentence) < 300:
                 print(f"| {path.stem} | {page.date} | {words} | {resolve_date(words, page.date, sentence)} | "
                       f"{' '.join(sentence.split())[:160]} |")
                 break

@@ -87,10 +87,14 @@ def choose(question: str, field: str, rows: list[ArticleRow], read: list[str] = 
 
 def _day(value: str) -> str:
     """A published date as its ISO day when it is one ("2022-03-10T14:30:00Z" -> "2022-03-10"), else as is."""
+    return value[:10] if _is_day(value[:10]) else value
+
+
+def _is_day(value: str) -> bool:
     try:
-        return date.fromisoformat(value[:10]).isoformat()
+        return date.fromisoformat(value).isoformat() == value
     except ValueError:
-        return value
+        return False
 
 
 def _says(field: str, value: str, text: str) -> bool:
@@ -107,7 +111,7 @@ def metadata_answer(question: str, field: str, row: ArticleRow, text: str) -> An
     if field == "date":
         value = _day(value)
     where = _words_for(field, value, text)
-    shown_value = shown(value) if field == "date" and _day(value) == value[:10] and len(value) == 10 else value
+    shown_value = shown(value) if field == "date" and _is_day(value) else value
     answer = Answer(question=question, text=shown_value, score=0.9, article=row.id, title=row.title, url=row.url,
                     date=row.date, site=row.site, metadata=field, resolved_date=value if field == "date" else None)
     if where is not None:

@@ -50,6 +50,12 @@ def resolve_date(text: str, published: str | None, context: str = "") -> str | N
     return None
 
 
+def relative_words(text: str) -> str | None:
+    """The first weekday or relative day ("yesterday", "last week") written in `text`, or None."""
+    m = _WEEKDAY.search(text) or _RELATIVE.search(text)
+    return m.group(0).strip() if m else None
+
+
 def _relative(text: str, base: date, ahead: bool) -> str | None:
     m = _RELATIVE.search(text)
     if not m:

@@ -155,12 +155,17 @@ def read_segment(path: Path, vectors: int, size: int, crc32: int | None = None, 
     return index
 
 
-def segment_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, vectors) of every entry of a Flat (IDMap2), IVF,Flat or IVF,SQ8 segment (SQ8: decoded)."""
+def segment_vectors(index: Any, only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of every entry of a Flat (IDMap2), IVF,Flat or IVF,SQ8 segment (SQ8: decoded); with
+    `only`, of the entries with those ids alone (their ids are read, the rest of the vectors are not)."""
     import faiss
 
     if isinstance(index, faiss.IndexIDMap2):
         ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+        if only is not None:
+            at = np.flatnonzero(np.isin(ids, only))
+            vectors = np.stack([index.index.reconstruct(int(i)) for i in at]) if len(at) else np.zeros((0, index.d), np.float32)
+            return ids[at], vectors
         return ids, index.index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), np.float32)
     ivf = faiss.downcast_index(faiss.extract_index_ivf(index))
     ids_parts, vec_parts = [], []
@@ -168,9 +173,13 @@ def segment_vectors(index: Any) -> tuple[np.ndarray, np.ndarray]:
         n = ivf.invlists.list_size(lst)
         if not n:
             continue
-        ids_parts.append(faiss.rev_swig_ptr(ivf.invlists.get_ids(lst), n).copy())
+        ids = faiss.rev_swig_ptr(ivf.invlists.get_ids(lst), n).copy()
+        keep = np.flatnonzero(np.isin(ids, only)) if only is not None else slice(None)
+        if only is not None and not len(keep):
+            continue
         codes = faiss.rev_swig_ptr(ivf.invlists.get_codes(lst), n * ivf.code_size).copy()
-        vec_parts.append(_decoded(ivf, codes.reshape(n, ivf.code_size)))
+        ids_parts.append(ids[keep])
+        vec_parts.append(_decoded(ivf, codes.reshape(n, ivf.code_size)[keep]))
     if not ids_parts:
         return np.zeros(0, np.int64), np.zeros((0, ivf.d), np.float32)
     return np.concatenate(ids_parts).astype(np.int64), np.concatenate(vec_parts)

@@ -167,7 +167,8 @@ class Writer:
     def reusable_vectors(self, passages: list[Passage]) -> dict[int, np.ndarray]:
         """{position in `passages`: vector} for the passages whose title and text are those of a passage
         deleted by this writer whose vector is still in a live segment (vectors stored as SQ8 come back
-        decoded). One pass over the segments, only when there is something to find."""
+        decoded). One pass over the segments' ids, decoding only the vectors found, and only when there is
+        something to find."""
         wanted = {i: self.deleted_passages[vector_key(p.title, p.text)] for i, p in enumerate(passages)
                   if vector_key(p.title, p.text) in self.deleted_passages}
         if not wanted:
@@ -175,9 +176,8 @@ class Writer:
         targets = np.fromiter(set(wanted.values()), np.int64)
         found: dict[int, np.ndarray] = {}
         for row in self.live_segments():
-            ids, vectors = seg.segment_vectors(self.store.load_segment(row))
-            hit = np.isin(ids, targets)
-            found.update(zip(ids[hit].tolist(), vectors[hit]))
+            ids, vectors = seg.segment_vectors(self.store.load_segment(row), only=targets)
+            found.update(zip(ids.tolist(), vectors))
         return {i: found[pid] for i, pid in wanted.items() if pid in found}
 
     def allocate_ids(self, n: int) -> int:

@@ -4,6 +4,7 @@ damage, bad files, and the four v0.1 store bugs, all through the public API."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -296,23 +297,30 @@ def test_an_unreadable_database_is_moved_aside_and_rebuilt(corpus_dir: Path, mak
     assert fresh.ask(SEED_QUESTION).text == "material and supply loans"
 
 
+@contextmanager
+def stopped_while_indexing_the_library(monkeypatch):
+    """A build stopped (as by Ctrl-C) when it reaches the library article: the copy takes its original's
+    old vectors (Writer.reusable_vectors), so that is where it stops; undone on leaving."""
+    real = Writer.reusable_vectors
+
+    def killed_on_the_library(self, passages):
+        if any("floating library" in p.text for p in passages):
+            raise KeyboardInterrupt("stopped while indexing the library article")
+        return real(self, passages)
+
+    with monkeypatch.context() as m:
+        m.setattr(Writer, "reusable_vectors", killed_on_the_library)
+        yield
+
+
 def test_a_build_stopped_before_a_duplicate_is_read_again_loses_nothing(corpus_dir: Path, make_pipeline, monkeypatch):
     pipe = make_pipeline(corpus_dir, commit_passages=1)  # every file commits on its own
     (corpus_dir / "a.txt").write_text(NEW_ARTICLE)
     (corpus_dir / "b.txt").write_text(NEW_ARTICLE)
     pipe.build_index()
     (corpus_dir / "a.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
-    real = Writer.reusable_vectors  # the copy takes a.txt's old vectors: stopped while it does
-
-    def killed_on_the_library(self, passages):
-        if any("floating library" in p.text for p in passages):
-            raise KeyboardInterrupt("stopped while indexing b.txt, after a.txt committed")
-        return real(self, passages)
-
-    monkeypatch.setattr(Writer, "reusable_vectors", killed_on_the_library)
-    with pytest.raises(KeyboardInterrupt):
-        pipe.build_index()
-    monkeypatch.setattr(Writer, "reusable_vectors", real)
+    with stopped_while_indexing_the_library(monkeypatch), pytest.raises(KeyboardInterrupt):
+        pipe.build_index()  # stopped while indexing b.txt, after a.txt committed
     report = pipe.build_index()
     assert report.added == ["b"], "b.txt, refused as a copy of a.txt's old text, is read again"
     assert pipe.ask("Who runs the floating library?").article == "b"
@@ -382,17 +390,8 @@ def test_a_stopped_targeted_build_is_finished_by_the_next_targeted_one(corpus_di
     (corpus_dir / "c.txt").write_text(NEW_ARTICLE)
     pipe.build_index()
     (corpus_dir / "a.txt").write_text("Council news\n\nThe council met on Tuesday to discuss parking.\n")
-    real = Writer.reusable_vectors  # the copy takes a.txt's old vectors: stopped while it does
-
-    def killed_on_the_library(self, passages):
-        if any("floating library" in p.text for p in passages):
-            raise KeyboardInterrupt("stopped while indexing c.txt")
-        return real(self, passages)
-
-    monkeypatch.setattr(Writer, "reusable_vectors", killed_on_the_library)
-    with pytest.raises(KeyboardInterrupt):
-        pipe.build_index(files=["a.txt"])  # what an edit in the chat or `qa index a.txt` runs
-    monkeypatch.setattr(Writer, "reusable_vectors", real)
+    with stopped_while_indexing_the_library(monkeypatch), pytest.raises(KeyboardInterrupt):
+        pipe.build_index(files=["a.txt"])  # what an edit in the chat or `qa index a.txt` runs; stopped at c.txt
     assert pipe.build_index(files=["a.txt"]).added == ["c"], "the copy left unread is read by the next one"
     assert pipe.build_index(files=["a.txt"]).commits == 0
 

@@ -402,3 +402,28 @@ def test_a_reader_that_saw_a_new_database_before_its_writer_set_it_up_does_not_f
         real, seen = schema.user_version, [0]  # what it read before the writer's migration committed
         monkeypatch.setattr(schema, "user_version", lambda conn: seen.pop() if seen else real(conn))
         assert schema.migrate(reader) == schema.FORMAT
+
+
+def test_vectors_read_by_id_are_those_of_a_full_read_in_every_kind_of_segment(tmp_path: Path):
+    """What a moved article's passages take over (Writer.reusable_vectors): the vectors of some ids only,
+    equal to what reading the whole segment gives, from a Flat delta, an IVF,Flat base and an SQ8 base."""
+    from qa.store import segments as seg
+
+    rng = np.random.default_rng(5)
+    store = Store(tmp_path)
+    with store.writer() as w:
+        _add(w, 0, 2000, rng)
+    (row, flat), = store.snapshot().segments
+    kinds = [flat]
+    for codec in ("Flat", "SQ8"):
+        _compact(store, MergePolicy(flat_max=60, codec=codec))
+        kinds.append(store.snapshot().segments[0][1])
+    assert [seg.nlist_of(i) > 0 for i in kinds] == [False, True, True]  # Flat, IVF,Flat, IVF,SQ8
+    for index in kinds:
+        ids, vectors = seg.segment_vectors(index)
+        wanted = ids[[3, 77, 1500]]
+        some_ids, some = seg.segment_vectors(index, only=wanted)
+        by_id = dict(zip(ids.tolist(), vectors))
+        assert sorted(some_ids.tolist()) == sorted(wanted.tolist())
+        for i, v in zip(some_ids.tolist(), some):
+            assert np.array_equal(v, by_id[i])
