@@ -46,6 +46,7 @@ ENV = {
     "QA_EMBEDDING_MODEL": "embedding_model",
     "QA_TOP_K": "top_k",
     "QA_NULL_THRESHOLD": "null_threshold",
+    "QA_ARTICLE_NULL_THRESHOLD": "article_null_threshold",
     "QA_ASKS_PER_MINUTE": "asks_per_minute",
     "QA_ASK_BACKLOG": "ask_backlog",
     "QA_UPLOAD_FILES_PER_REQUEST": "upload_files_per_request",
@@ -105,6 +106,10 @@ class Settings:
     # A span must beat its window's null (CLS) logit sum by this much; None: the threshold stored with the
     # reader model (qa_reader.json, chosen by bench/null_sweep.py), 0.0 for a model without one.
     null_threshold: float | None = None
+    # The same for a question asked about one article (ask(article=...), the chat's "Ask about"), where the
+    # asker says the answer is in it; -inf: its best span answers (unless the names check withdraws it).
+    # Chosen on news: bench/news.py, bench/RESULTS.md.
+    article_null_threshold: float = float("-inf")
     max_question_chars: int = 1000
     max_article_bytes: int = 10_000_000
     # Serving to others: limits per client address (asks) or per editor (uploads).

@@ -33,17 +33,18 @@ class Reading:
 
 
 def read_passages(reader: Reader, question: str, passages: Sequence[Passage | str], mode: str = "adaptive",
-                  first: int = 2, confidence: float = 0.8) -> Reading:
+                  first: int = 2, confidence: float = 0.8, null_threshold: float | None = None) -> Reading:
     """Read the passages as `mode` says: "full" reads all in one batch, "adaptive" stops after the
-    first `first` when their best span's score is at least `confidence`."""
+    first `first` when their best span's score is at least `confidence`. `null_threshold`: how far a span
+    must beat its window's null (None: the reader's own)."""
     if mode not in READ_MODES:
         raise SettingsError(f"read mode {mode!r} is not one of {', '.join(READ_MODES)}")
     if mode == "full" or len(passages) <= first:
-        return Reading(reader.read(question, passages), len(passages))
-    spans = reader.read(question, passages[:first])
+        return Reading(reader.read(question, passages, null_threshold=null_threshold), len(passages))
+    spans = reader.read(question, passages[:first], null_threshold=null_threshold)
     if spans and spans[0].score >= confidence:
         return Reading(spans, first)
-    rest = reader.read(question, passages[first:])
+    rest = reader.read(question, passages[first:], null_threshold=null_threshold)
     for span in rest:
         span.passage_index += first
     ranked = sorted(spans + rest, key=lambda s: -s.score)

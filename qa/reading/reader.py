@@ -112,8 +112,10 @@ class Reader:
         offsets = enc["offset_mapping"]
         return question if len(offsets) <= MAX_QUESTION_TOKENS else question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
 
-    def read(self, question: str, passages: Sequence[str | Passage], top_n: int | None = None) -> list[Span]:
-        """Candidate answers across all passages, best first, at most one per (passage, start, end)."""
+    def read(self, question: str, passages: Sequence[str | Passage], top_n: int | None = None,
+             null_threshold: float | None = None) -> list[Span]:
+        """Candidate answers across all passages, best first, at most one per (passage, start, end), each
+        beating its window's null by `null_threshold` (None: the reader's own)."""
         import torch
 
         texts = [p if isinstance(p, str) else p.text for p in passages]
@@ -147,7 +149,8 @@ class Reader:
             ctx = [i for i, s in enumerate(seq) if s == 1]
             if not ctx:
                 continue
-            spans = self._window_spans(start_logits[w], end_logits[w], ctx, offsets[w], pi, texts[pi], limit)
+            spans = self._window_spans(start_logits[w], end_logits[w], ctx, offsets[w], pi, texts[pi], limit,
+                                       self.null_threshold if null_threshold is None else null_threshold)
             for span in spans:
                 key = (pi, span.start, span.end)
                 if key not in best or best[key].score < span.score:
@@ -156,7 +159,7 @@ class Reader:
         return ranked[:limit]
 
     def _window_spans(self, s: Any, e: Any, ctx: list[int], offsets: Any, pi: int, text: str,
-                      limit: int) -> list[Span]:
+                      limit: int, null_threshold: float) -> list[Span]:
         """The `limit` best spans of one window whose start+end logits beat the null (CLS) logits by
         `null_threshold` (enough for the overall best `limit`: a window never repeats a span)."""
         import numpy as np
@@ -172,7 +175,7 @@ class Reader:
         top_e = np.argsort(-e[idx[1:]], kind="stable")[:n]
         margin = s[idx[1:][top_s]][:, None] + e[idx[1:][top_e]][None, :] - null
         length = top_e[None, :] - top_s[:, None] + 1
-        ok = (length >= 1) & (length <= self.max_answer_tokens) & (margin > self.null_threshold)
+        ok = (length >= 1) & (length <= self.max_answer_tokens) & (margin > null_threshold)
         rank = margin + MASS_WEIGHT * (log_ps[top_s + 1][:, None] + log_pe[top_e + 1][None, :])
         scale, bias = self.calibration["scale"], self.calibration["bias"]
         rows, cols = np.nonzero(ok)
