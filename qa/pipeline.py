@@ -162,19 +162,17 @@ class Pipeline:
         `Answer.timings` says where the time went."""
         asked = clean_question(question, self.settings.max_question_chars)
         scope = checked_scope(since, until, sources, article)
-        understood = resolve(asked, history)
+        q = resolve(asked, history).question
         field = metadata_field(asked)
-        talked_of = None if scope.article else last_article(history)
-        if talked_of and not self.retriever_has(talked_of):
-            talked_of = None
-        if field and talked_of and names_no_article(asked):  # "and when was it published?"
-            scope, talked_of = replace(scope, article=talked_of), None
-        followed = replace(scope, article=talked_of) if talked_of and understood.followup and not field else None
+        if field and not scope.article and names_no_article(asked):
+            talked_of = last_article(history)  # "and when was it published?"
+            if talked_of and self.retriever_has(talked_of):
+                scope = replace(scope, article=talked_of)
         try:
-            return self._reply(asked, understood.question, top_k, scope, field, followed)
+            return self._answer(asked, q, top_k, scope, field)
         except IndexDamaged as exc:
             self.recover(exc)
-            return self._reply(asked, understood.question, top_k, scope, field, followed)
+            return self._answer(asked, q, top_k, scope, field)
 
     def recover(self, damage: IndexDamaged) -> None:
         """A damaged index: moved aside and rebuilt from the corpus. Here and now (the question waits, as
@@ -200,20 +198,7 @@ class Pipeline:
             self.log(f"rebuilding the damaged index failed: {type(exc).__name__}: {exc}")
         self._checked = 0.0
 
-    def _reply(self, asked: str, q: str, top_k: int | None, scope: Scope, field: str | None,
-               followed: Scope | None) -> Answer:
-        """A follow-up (`followed`: the scope narrowed to the article the conversation is on) is answered
-        from that article when it answers it as surely as any article must, else from all of them;
-        another question from `scope`, where an article the asker chose answers with its best span."""
-        if followed is not None:
-            answer = self._answer(asked, q, top_k, followed, field, None)
-            if answer.text:
-                return answer
-        threshold = self.settings.article_null_threshold if scope.article else None
-        return self._answer(asked, q, top_k, scope, field, threshold)
-
-    def _answer(self, asked: str, q: str, top_k: int | None, scope: Scope, field: str | None,
-                null_threshold: float | None) -> Answer:
+    def _answer(self, asked: str, q: str, top_k: int | None, scope: Scope, field: str | None) -> Answer:
         t0 = time.perf_counter()
         self.ensure_index()
         retriever = self.retriever()
@@ -233,7 +218,8 @@ class Pipeline:
             answer = self._about(asked, field, hits, scope, retriever, read)
             t4 = time.perf_counter()
         else:
-            spans = self.supported(q, hits, self.read(q, hits, null_threshold), retriever)
+            threshold = self.settings.article_null_threshold if scope.article else None
+            spans = self.supported(q, hits, self.read(q, hits, threshold), retriever)
             t4 = time.perf_counter()
             answer = build_answer(asked, hits, spans, retriever.articles(hits))
         answer.resolved_question = q
@@ -264,7 +250,8 @@ class Pipeline:
 
     def read(self, question: str, hits: list[RetrievedPassage], null_threshold: float | None = None) -> list[Span]:
         """The reader's spans over the retrieved passages, read as the settings say (see qa.reading.adaptive);
-        `null_threshold`: how far a span must beat the null (None: the reader's own)."""
+        `null_threshold`: how far a span must beat the null (None: the reader's own). An article the asker
+        chose answers with its best span (settings.article_null_threshold)."""
         s = self.settings
         return read_passages(self.reader, question, [h.passage for h in hits], s.read_mode, s.read_first,
                              s.read_confidence, null_threshold).spans

@@ -1,6 +1,5 @@
-"""Real news questions and conversations with the real models, over four CNN stories of the news dev set
-(tests/data/news): a question asked about one story is answered with that story's best span, however
-unsure the reader is; a follow-up stays on the story the conversation is on."""
+"""Real news questions with the real models, over two CNN stories of the news dev set (tests/data/news):
+a question asked about one story is answered with that story's best span, however unsure the reader is."""
 
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import pytest
 from conftest import ROOT
 
 NEWS = ROOT / "tests/data/news"
-LIBYA, LIONS, TUNISIA = "e12b2253b427", "f23dcbb9169d", "fb9db9f8e011"  # 3d92308ed676: a kidnapping
+LIONS, TUNISIA = "f23dcbb9169d", "fb9db9f8e011"
 
 
 @pytest.fixture
@@ -32,13 +31,3 @@ def test_a_question_about_one_story_gets_its_best_span(stories: Path, make_pipel
     assert pipe.ask("How long was the outcast leader in leadership?", article=TUNISIA).text == "23 years"
     strict = make_pipeline(stories, article_null_threshold=0.0)  # as surely as an open question must
     assert strict.ask("What position does he play?", article=LIONS).text is None
-
-
-def test_a_follow_up_stays_on_the_story_the_conversation_is_on(stories: Path, make_pipeline):
-    pipe = make_pipeline(stories)
-    first = pipe.ask("Did Gadhafi commit any crimes?")
-    assert first.article == LIBYA
-    follow = pipe.ask("What were the crimes?", history=[first])
-    assert (follow.text, follow.article) == ("crimes against humanity", LIBYA)
-    alone = pipe.ask("What were the crimes?")  # the same question, no conversation: another story's crimes
-    assert alone.article != LIBYA
