@@ -42,8 +42,8 @@ class ReaderReplica:
         self.reader = Reader.from_settings(settings)
         self.reader.load()
 
-    def read(self, question: str, passages: list[Passage | str]) -> list[Span]:
-        return self.reader.read(question, passages)
+    def read(self, question: str, passages: list[Passage | str], null_threshold: float | None = None) -> list[Span]:
+        return self.reader.read(question, passages, null_threshold=null_threshold)
 
 
 class RemoteReader:
@@ -54,8 +54,9 @@ class RemoteReader:
         self.top_n = top_n
         self.model_name = "Ray Serve deployment Reader"
 
-    def read(self, question: str, passages: Sequence[Passage | str], top_n: int | None = None) -> list[Span]:
-        return self.handle.read.remote(question, list(passages)).result()[: top_n or self.top_n]
+    def read(self, question: str, passages: Sequence[Passage | str], top_n: int | None = None,
+             null_threshold: float | None = None) -> list[Span]:
+        return self.handle.read.remote(question, list(passages), null_threshold).result()[: top_n or self.top_n]
 
     def load(self) -> None:
         """Wait until a replica answers (its model is loaded in its constructor)."""
