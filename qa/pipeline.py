@@ -218,6 +218,7 @@ class Pipeline:
             answer = self._about(asked, field, hits, scope, retriever, read)
             t4 = time.perf_counter()
         else:
+            # an article the asker chose: its best span answers, however unsure (settings.article_null_threshold)
             threshold = self.settings.article_null_threshold if scope.article else None
             spans = self.supported(q, hits, self.read(q, hits, threshold), retriever)
             t4 = time.perf_counter()
@@ -250,8 +251,7 @@ class Pipeline:
 
     def read(self, question: str, hits: list[RetrievedPassage], null_threshold: float | None = None) -> list[Span]:
         """The reader's spans over the retrieved passages, read as the settings say (see qa.reading.adaptive);
-        `null_threshold`: how far a span must beat the null (None: the reader's own). An article the asker
-        chose answers with its best span (settings.article_null_threshold)."""
+        `null_threshold`: how far a span must beat the null (None: the reader's own)."""
         s = self.settings
         return read_passages(self.reader, question, [h.passage for h in hits], s.read_mode, s.read_first,
                              s.read_confidence, null_threshold).spans
