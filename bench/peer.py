@@ -1,6 +1,7 @@
 """qa beside a Haystack 2.x peer on the same weights and questions: F1, EM, "no answer" share, latency.
 
-    python bench/peer.py [--data FILE] [--limit 300] [--reader-docs 5 10] [--block 10] [--rows OUT.json]
+    python bench/peer.py [--data FILE] [--limit 300] [--reader-docs 5 10] [--peer-precision fp32 int8]
+                         [--block 10] [--rows OUT.json]
 
 Questions: the answerable questions of a SQuAD-format file (default bench/data/xquad-dev.json), open-domain
 over all its articles; `--limit N` takes the seeded sample `qa eval FILE --limit N` takes, so the numbers
@@ -16,8 +17,10 @@ line up with it.
         model without token_type_ids (segment ids), which this BERT reader needs; the peer's reader
         passes them (SegmentReader; `--shipped` leaves them out). Its answer is the top of its list, "no
         answer" when that is the reader's own no-answer entry (it has no score_threshold by default).
-Each `--reader-docs` value is a peer of its own; the one with the best F1 is "the peer" of the ratios.
-Before timing, the converted model's logits are checked against qa's reader on one question.
+Each `--reader-docs` value (times each `--peer-precision`: fp32 as Haystack runs it, or the reader's model
+at bf16/int8 as qa's Reader would run it) is a peer of its own; the one with the best F1 is "the peer" of
+the ratios. qa runs at the settings' precision (`QA_READER_PRECISION`).
+Before timing, the converted model's logits are checked against qa's reader at fp32 on one question.
 Timing: both warmed up (models loaded, indexes built, one question asked), then alternating blocks of
 `--block` questions: qa on a block, then the peer(s) on the same block, the order swapped every block, so
 that load from other processes falls on both alike. Same process, same torch threads. Wall ms per question.
@@ -112,7 +115,8 @@ def index(docs: list[Document], embedder: str) -> Any:
     return store
 
 
-def build_peer(store: Any, embedder: str, reader_dir: Path, reader_docs: int, shipped: bool) -> HaystackPipeline:
+def build_peer(store: Any, embedder: str, reader_dir: Path, reader_docs: int, shipped: bool,
+               precision: str = "fp32") -> HaystackPipeline:
     """The query pipeline over the store (with components of its own: Haystack lets a component serve
     one pipeline only)."""
     from haystack.components.embedders import SentenceTransformersTextEmbedder
@@ -130,6 +134,14 @@ def build_peer(store: Any, embedder: str, reader_dir: Path, reader_docs: int, sh
     pipe.connect("bm25", "join")
     pipe.connect("join", "reader.documents")
     pipe.warm_up()
+    if precision != "fp32":  # the reader's model as qa's Reader runs it at that precision
+        from qa.reading.reader import at_precision
+
+        reader = pipe.get_component("reader")
+        if isinstance(reader.model, WithSegments):
+            reader.model.model = at_precision(reader.model.model, precision)
+        else:
+            reader.model = at_precision(reader.model, precision)
     return pipe
 
 
@@ -139,9 +151,12 @@ def peer_ask(pipe: HaystackPipeline, question: str) -> str | None:
     return answers[0].data if answers else None  # data None: the reader's no-answer entry is on top
 
 
-def check_logits(qa_reader: Any, peer: HaystackPipeline, question: str, context: str) -> str:
-    """Max |difference| of start/end logits of qa's reader and the peer's model on one (question, context)."""
-    tokenizer, model = qa_reader.load()
+def check_logits(peer: HaystackPipeline, question: str, context: str) -> str:
+    """Max |difference| of start/end logits of qa's reader at fp32 and the peer's converted model (as
+    built, before any `--peer-precision`) on one (question, context): the conversion changes nothing."""
+    from qa.reading.reader import Reader
+
+    tokenizer, model = Reader(precision="fp32").load()
     reader = peer.get_component("reader")
     enc = tokenizer(question, context, truncation="only_second", max_length=384, return_tensors="pt")
     peer_enc = reader.tokenizer(question, context, padding=True, truncation=True, max_length=384,
@@ -181,6 +196,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="a seeded sample of N questions, as `qa eval --limit N`")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reader-docs", type=int, nargs="+", default=[5, 10], help="fused documents the peer reads")
+    ap.add_argument("--peer-precision", nargs="+", default=["fp32"], choices=["fp32", "bf16", "int8"],
+                    help="the peer's reader precision(s): fp32 as Haystack runs it; int8/bf16 as qa's Reader would")
     ap.add_argument("--block", type=int, default=10, help="questions per alternating timing block")
     ap.add_argument("--shipped", action="store_true", help="the peer's reader without segment ids, as shipped")
     ap.add_argument("--rows", type=Path, help="write per-question rows here (JSON)")
@@ -205,10 +222,13 @@ def main() -> None:
         docs = paragraphs(args.data)
         embedder = resolve_model(settings.embedding_model)
         store = index(docs, embedder)
-        peers = {f"peer docs={k}": build_peer(store, embedder, reader_dir, k, args.shipped) for k in args.reader_docs}
         first = load_squad(args.data)[0]["paragraphs"][0]
-        print("reader check:", check_logits(qa.reader, next(iter(peers.values())), first["qas"][0]["question"],
-                                            first["context"]))
+        print("reader check:", check_logits(build_peer(store, embedder, reader_dir, 1, args.shipped),
+                                            first["qas"][0]["question"], first["context"]))
+        print(f"qa's reader runs at {qa.reader.precision}")
+        peers = {f"peer docs={k}" + (f" {p}" if p != "fp32" else ""): build_peer(store, embedder, reader_dir, k,
+                                                                                   args.shipped, p)
+                 for k in args.reader_docs for p in args.peer_precision}
         systems: dict[str, Callable[[str], str | None]] = {"qa": lambda q: qa.ask(q).text}
         systems |= {name: (lambda q, p=pipe: peer_ask(p, q)) for name, pipe in peers.items()}
         for ask in systems.values():  # warm-up: the first question, untimed

@@ -17,7 +17,7 @@ DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 
 # The fixed choices of some settings; the code that acts on each dispatches on these same tables.
 READ_MODES = ("adaptive", "full")  # qa.reading.adaptive
-PRECISIONS = ("auto", "fp32", "bf16")  # qa.reading.reader
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # qa.reading.reader
 EVIDENCE_CHECKS = ("names", "off")  # qa.reading.evidence
 VECTOR_STORAGE = {"float32": "Flat", "sq8": "SQ8"}  # `index_vectors` -> the FAISS codec (qa.store.segments)
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -123,7 +123,8 @@ class Settings:
     read_mode: str = "adaptive"
     read_first: int = 2
     read_confidence: float = 0.8
-    # "auto": bfloat16 weights on CPUs with AMX, else fp32; or "fp32" / "bf16". See qa.reading.reader.
+    # "auto": bfloat16 weights on CPUs with AMX, else fp32; or "fp32" / "bf16" / "int8" (faster, F1 moves).
+    # See qa.reading.reader.
     reader_precision: str = "auto"
     # "names": an answer whose article (text or title) never mentions a name or number of the question is withdrawn
     # (see qa.reading.evidence); "off": answers stand on the reader's score alone.

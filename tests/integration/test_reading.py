@@ -79,6 +79,20 @@ def test_bf16_and_fp32_readers_agree_on_the_seed_answer(seed_hits):
     assert abs(a.score - b.score) < 0.02
 
 
+def test_an_int8_reader_runs_quantized_and_answers_as_fp32_does(seed_hits):
+    import torch
+
+    pipe, hits = seed_hits
+    int8 = Reader(DEFAULT_READER, precision="int8")
+    assert int8.load()[1].bert.encoder.layer[0].attention.self.query.weight().dtype == torch.qint8
+    assert isinstance(pipe.reader.load()[1].bert.encoder.layer[0].attention.self.query, torch.nn.Linear)
+    passages = [h.passage for h in hits]
+    ours, fp32 = read_passages(int8, SEED_QUESTION, passages), read_passages(pipe.reader, SEED_QUESTION, passages)
+    assert ours.spans[0].text == fp32.spans[0].text == "material and supply loans"
+    assert abs(ours.spans[0].score - fp32.spans[0].score) < 0.05
+    assert read_passages(int8, UNANSWERABLE, passages).spans == []  # the passages do not say
+
+
 def test_unknown_precision_names_the_choices():
-    with pytest.raises(ValueError, match="auto, fp32, bf16"):
+    with pytest.raises(ValueError, match="auto, fp32, bf16, int8"):
         Reader(DEFAULT_READER, precision="int4")

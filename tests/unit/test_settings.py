@@ -25,7 +25,7 @@ def test_environment_overrides_defaults_and_arguments_override_both(monkeypatch)
 @pytest.mark.parametrize("var, value, named", [
     ("QA_READ_MODE", "ful", "read_mode (QA_READ_MODE): use one of adaptive, full"),
     ("QA_EVIDENCE_CHECK", "of", "evidence_check (QA_EVIDENCE_CHECK): use one of names, off"),
-    ("QA_READER_PRECISION", "int4", "reader_precision (QA_READER_PRECISION): use one of auto, fp32, bf16"),
+    ("QA_READER_PRECISION", "int4", "reader_precision (QA_READER_PRECISION): use one of auto, fp32, bf16, int8"),
     ("QA_INDEX_VECTORS", "pq48", "index_vectors (QA_INDEX_VECTORS): use one of '', float32, sq8"),
     ("QA_TOP_K", "0", "top_k (QA_TOP_K): must be 1 or more"),
     ("QA_IVF_NPROBE", "many", "ivf_nprobe (QA_IVF_NPROBE): expected int"),
