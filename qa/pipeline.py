@@ -21,13 +21,13 @@ from datetime import date
 from typing import Any, Callable
 
 from qa.config import Settings
-from qa.conversation.followups import resolve
+from qa.conversation.followups import is_vague, resolve
 from qa.errors import ArticleError, IndexDamaged, NotFoundError, QuestionError, StoreError, UsageError
 from qa.indexing.indexer import BuildReport, Indexer
 from qa.indexing.watcher import Watcher
 from qa.reading.about import choose, metadata_answer, metadata_field, names_no_article
 from qa.reading.adaptive import read_passages
-from qa.reading.answers import build_answer
+from qa.reading.answers import VAGUE_LOGIT, build_answer, discounted
 from qa.reading.evidence import supported
 from qa.reading.reader import Reader
 from qa.reading.weights import load_tokenizer
@@ -223,6 +223,8 @@ class Pipeline:
             spans = self.supported(q, hits, self.read(q, hits, threshold), retriever)
             t4 = time.perf_counter()
             answer = build_answer(asked, hits, spans, retriever.articles(hits))
+            if answer.text is not None and is_vague(q):  # names nothing: less sure than the reader is
+                answer = discounted(answer, VAGUE_LOGIT)
         answer.resolved_question = q
         answer.timings = {"refresh": t1 - t0, "embed": t2 - t1, "search": t3 - t2, "read": t4 - t3,
                           "aggregate": time.perf_counter() - t4}

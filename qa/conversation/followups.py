@@ -109,7 +109,7 @@ def is_followup(question: str) -> bool:
         return False
     if LEAD.match(question) or CONTRAST.match(question):
         return True
-    return (_is_fragment(question) or _is_vague(question) or bool(_outside_pronouns(question))
+    return (_is_fragment(question) or is_vague(question) or bool(_outside_pronouns(question))
             or _has_back_reference(low))
 
 
@@ -125,7 +125,7 @@ def _is_fragment(question: str) -> bool:
     return not any(w in AUX for w in _lower(question)) and len(_specific_words(question)) <= 2
 
 
-def _is_vague(question: str) -> bool:
+def is_vague(question: str) -> bool:
     """At most one specific word and no name: "Which was the most recent?", "What is the capital?"."""
     specific = _specific_words(question)
     return len(specific) <= 1 and not any(_NAME.fullmatch(w) for w in specific)

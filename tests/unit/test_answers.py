@@ -3,7 +3,7 @@ where another article answers differently and nearly as surely, the answer says 
 
 from __future__ import annotations
 
-from qa.reading.answers import other_accounts
+from qa.reading.answers import discounted, other_accounts
 from qa.records import Answer, Source
 from qa.serving.web import format_answer
 
@@ -29,3 +29,12 @@ def test_an_answer_found_in_two_outlets_names_both_on_the_card():
     best = _answer("$10 billion", 0.9, "cnn", "CNN")
     best.sources.append(Source("medium", "Medium story", 10, 21, "Medium", "2022-03-16"))
     assert "Also in: <i>Medium story</i> · Medium · 2022-03-16" in format_answer(best)
+
+
+def test_a_discount_moves_the_answer_and_its_alternatives_on_the_logit_scale():
+    best = _answer("Tunis", 0.8, "cnn", "CNN")
+    best.alternatives = [_answer("Sfax", 0.5, "cnn", "CNN"), _answer("Sousse", 0.0, "cnn", "CNN")]
+    discounted(best, -2.0)
+    assert abs(best.score - 1 / (1 + 4.0 ** -1 * 2.718281828459045 ** 2)) < 1e-9  # odds 4 -> 4 / e^2
+    assert abs(best.alternatives[0].score - 1 / (1 + 2.718281828459045 ** 2)) < 1e-9
+    assert best.alternatives[1].score == 0.0  # a certain score stays as it is
