@@ -191,12 +191,14 @@ def summary(rows: list[dict[str, Any]], name: str) -> dict[str, float]:
 
 
 def main() -> None:
+    from qa.config import PRECISIONS
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA, help="a SQuAD-format file")
     ap.add_argument("--limit", type=int, default=0, help="a seeded sample of N questions, as `qa eval --limit N`")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reader-docs", type=int, nargs="+", default=[5, 10], help="fused documents the peer reads")
-    ap.add_argument("--peer-precision", nargs="+", default=["fp32"], choices=["fp32", "bf16", "int8"],
+    ap.add_argument("--peer-precision", nargs="+", default=["fp32"], choices=[p for p in PRECISIONS if p != "auto"],
                     help="the peer's reader precision(s): fp32 as Haystack runs it; int8/bf16 as qa's Reader would")
     ap.add_argument("--block", type=int, default=10, help="questions per alternating timing block")
     ap.add_argument("--shipped", action="store_true", help="the peer's reader without segment ids, as shipped")

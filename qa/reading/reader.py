@@ -52,11 +52,14 @@ def resolve_precision(precision: str) -> str:
 
 
 def at_precision(model: Any, precision: str) -> Any:
-    """The fp32 model as `precision` runs it: as is, cast to bfloat16, or with its linear layers
-    dynamically quantized to int8 (torch.ao's quantize_dynamic, which torch 2.13 keeps while upstream
-    moves quantization to torchao; its deprecation notice about quantized tensors is not for users)."""
+    """The fp32 model, converted in place, as a resolved `precision` runs it: as is ("fp32"), cast to
+    bfloat16, or with its linear layers dynamically quantized to int8 (torch.ao's quantize_dynamic, which
+    torch 2.13 keeps while upstream moves quantization to torchao; its deprecation notice about quantized
+    tensors is not for users)."""
     import torch
 
+    if precision == "fp32":
+        return model
     if precision == "bf16":
         return model.to(torch.bfloat16)
     if precision == "int8":
@@ -65,8 +68,9 @@ def at_precision(model: Any, precision: str) -> Any:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", r".*quantized tensor creation functions", UserWarning)
             per_channel = torch.ao.quantization.per_channel_dynamic_qconfig  # a scale per output row
-            return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: per_channel}, dtype=torch.qint8)
-    return model
+            return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear: per_channel},
+                                                          dtype=torch.qint8, inplace=True)
+    raise SettingsError(f"reader precision {precision!r} is not a resolved one (fp32, bf16, int8)")
 
 
 class Reader:

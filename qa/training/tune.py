@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qa.config import Settings
+from qa.conversation.followups import is_vague
+from qa.reading.answers import VAGUE_LOGIT
 from qa.reading.weights import calibration, store_tuning
 from qa.training.calibrate import fit_logistic, logit
 from qa.training.evaluate import QuestionRow, squad_to_corpus
@@ -76,7 +78,9 @@ def served_answers(settings: Settings, rows: list[QuestionRow]) -> list[Served]:
     for row in rows:
         answer = pipe.ask(row.question)
         f1 = best_scores(answer.text, row.answers)[1] if row.answerable else 0.0
-        rank = (logit(answer.score) - cal["bias"]) / cal["scale"] if answer.text else None
+        # the served score of a question that names nothing is the reader's moved by VAGUE_LOGIT: undone here
+        own = logit(answer.score) - (VAGUE_LOGIT if answer.text and is_vague(answer.resolved_question) else 0.0)
+        rank = (own - cal["bias"]) / cal["scale"] if answer.text else None
         out.append(Served(row, answer.text, answer.score, f1, rank))
     return out
 

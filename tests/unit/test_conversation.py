@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from qa.conversation.followups import MAX_TURNS, Resolution, is_followup, resolve, turns_from
+from qa.conversation.followups import MAX_TURNS, Resolution, is_followup, is_vague, resolve, turns_from
 from qa.records import Answer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -122,3 +122,11 @@ def test_any_input_resolves_to_a_question(question, history):
     else:  # each word is replaced by at most a part of the last few turns, never the whole conversation
         longest_turn = max(len(t.question) + len(t.answer or "") + 4 for t in turns_from(history))
         assert len(understood.question) <= (len(question) + 1) * longest_turn
+
+
+@pytest.mark.parametrize("question, vague", [
+    ("Where did this happen?", True), ("Who were they?", True), ("When?", True), ("What is the capital?", True),
+    ("What position does he play?", False), ("Who is Biden?", False), ("What do major non-NATO allies receive?", False),
+])
+def test_a_question_is_vague_when_it_names_nothing_and_asks_little(question: str, vague: bool):
+    assert is_vague(question) is vague
