@@ -6,7 +6,10 @@ outside itself ("who is *its* president?"), starts with "and" / "what about", or
 verb ("since when?", "of what?"). Pronouns are replaced by a referent from the previous turns (its answer
 or the names and noun phrases of its question), chosen by the pronoun's kind: a person (he, his), a thing
 (it, its), a group (they, their), a place (there). Fragments are completed from the previous question and
-answer. Only the last MAX_TURNS turns are looked at, so the cost does not grow with the conversation.
+answer; one that starts with its question word goes in front of the previous question's clause ("When?"
+after "Did Biden meet Duque?" -> "When did Biden meet Duque?"), and a short question with a verb of its
+own ("Who saved him?") is whole once its pronouns are replaced. Only the last MAX_TURNS turns are looked
+at, so the cost does not grow with the conversation.
 
 Chosen by measurement (bench/conversations.py, bench/RESULTS.md): also searching with the previous
 question and answer helped a little on the conversations the rules were written with and hurt on held-out
@@ -174,7 +177,7 @@ def rewrite(question: str, turns: list[Turn]) -> str:
     if low and _is_fragment(text) and low[0] not in WH | PREPOSITIONS | {"to"} and low[-1] not in WH:
         return _contrast(text.strip(" ?,"), turns[-1])  # "What about Venezuela?", "And the US?"
     text = _replace_pronouns(text, turns)
-    if _is_fragment(text):
+    if _is_fragment(text) and not (_has_verb(text) and not _has_back_reference(_lower(text))):
         return _complete_fragment(text, turns[-1])
     return text
 
@@ -332,9 +335,56 @@ def _statement(turn: Turn) -> str:
     return f"{turn.answer} {parts}" if answer_first else f"{parts} {turn.answer}"
 
 
+def _has_verb(question: str) -> bool:
+    """A verb right after the question word: "Who saved him?", "What happened over summer?"."""
+    low = _lower(question)
+    if len(low) < 2 or low[0] not in WH:
+        return False
+    w = low[1]
+    return (len(w) > 4 and w.endswith("ed")) or w in _PAST
+
+
+_PAST = {"came", "beat", "won", "said", "went", "got", "made", "took", "gave", "told", "found", "left", "saw",
+         "ran", "lost", "led", "wrote", "bought", "sold", "broke", "hit", "shot", "held", "knew", "became",
+         "began", "brought", "caught", "drove", "fell", "felt", "flew", "grew", "heard", "kept", "met", "paid",
+         "sent", "spoke", "stole", "threw", "wore", "did", "does", "says", "wins", "leads", "owns", "runs"}
+_INDEFINITE = {"anyone", "anybody", "someone", "somebody", "anything", "something"}
+
+
+def _complete_leading(frag: str, last: Turn) -> str | None:
+    """A fragment that starts with its question word ("When?", "Of what crime?") put in front of the
+    previous question's clause, its auxiliary kept: "Since when has the US given Colombia ...?"."""
+    ws = words(last.question)
+    low = [w.lower() for w in ws]
+    flow = _lower(frag)
+    aux = next((i for i, w in enumerate(low[:6]) if w in AUX), None)
+    if aux is None:
+        return None
+    if aux == 0:  # a yes/no question: its answer is no span to put back
+        rest = ws[1:]
+        if len(flow) == 1 and flow[0] in {"who", "what"}:  # "Was anyone else hurt?" "Who?" -> "who else was hurt?"
+            lower = [w.lower() for w in rest]
+            at = next((i for i, w in enumerate(lower) if w in _INDEFINITE), None)
+            if at is not None:
+                if at + 1 < len(rest) and lower[at + 1] == "else":
+                    frag, rest = f"{frag} else", rest[:at] + rest[at + 2:]
+                else:
+                    rest = rest[:at] + rest[at + 1:]
+        return f"{frag} {low[0]} {' '.join(rest)}?"
+    rest = " ".join(ws[aux + 1:])
+    noun_asked = len(flow) > 1 and flow[-1] not in WH  # "What team?", "Of what crime?"
+    answer = "" if not last.answer or (noun_asked and aux > 1) else f" {last.answer}"
+    return f"{frag} {low[aux]} {rest}{answer}?"
+
+
 def _complete_fragment(fragment: str, last: Turn) -> str:
     """Complete "Since when?" / "The lynchpin to what?" with the previous turn."""
     frag = fragment.strip(" ?")
+    flow = _lower(frag)
+    if flow and (flow[0] in WH or (flow[0] in PREPOSITIONS and len(flow) > 1 and flow[1] in WH)):
+        done = _complete_leading(frag, last)
+        if done:
+            return done
     statement = _statement(last)
     low = _lower(frag)
     leading_wh = low and (low[0] in WH or (low[0] in PREPOSITIONS and len(low) > 1 and low[1] in WH))

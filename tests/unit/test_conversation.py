@@ -38,7 +38,14 @@ def turn(question: str, text: str | None, context: str = CNN) -> Answer:
     ([turn("Who is the president of Colombia?", "Iván Duque")],
      "What about Venezuela?", "Who is the president of Venezuela?"),
     ([turn("How much aid has the US given Colombia?", "more than $10 billion")],
-     "Since when?", "Since when the US given Colombia more than $10 billion?"),
+     "Since when?", "Since when has the US given Colombia more than $10 billion?"),
+    # a question word alone after a yes/no question goes in front of it, "anyone" becoming what is asked
+    ([turn("Was anyone else hurt in the attack?", None)], "Who?", "Who else was hurt in the attack?"),
+    ([turn("Did Biden meet Duque in Washington?", None)], "When?", "When did Biden meet Duque in Washington?"),
+    # "What team?" asks for a noun of its own: the previous answer is not put back
+    ([turn("Which sport is he going to coach?", "soccer")], "What team?", "What team is he going to coach?"),
+    # a short question with its own verb is whole once its pronoun is replaced
+    ([turn("Who did Biden meet on Thursday?", "Duque")], "Who greeted him?", "Who greeted Duque?"),
     ([turn("What did Biden call Colombia?", "the lynchpin")],
      "The lynchpin to what?", "Biden call Colombia the lynchpin to what?"),
 ])
