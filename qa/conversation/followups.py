@@ -176,10 +176,17 @@ def rewrite(question: str, turns: list[Turn]) -> str:
     low = _lower(text)
     if low and _is_fragment(text) and low[0] not in WH | PREPOSITIONS | {"to"} and low[-1] not in WH:
         return _contrast(text.strip(" ?,"), turns[-1])  # "What about Venezuela?", "And the US?"
-    text = _replace_pronouns(text, turns)
-    if _is_fragment(text) and not (_has_verb(text) and not _has_back_reference(_lower(text))):
-        return _complete_fragment(text, turns[-1])
-    return text
+    replaced = _replace_pronouns(text, turns)
+    if _is_fragment(replaced) and not _whole(replaced, replaced != text):
+        return _complete_fragment(replaced, turns[-1])
+    return replaced
+
+
+def _whole(question: str, pronoun_replaced: bool) -> bool:
+    """Whether a short question stands alone: it has a verb of its own and says what it is about, by a
+    replaced pronoun or a second specific word ("Who saved him?", "Who scored the first?"; not "Who won?")."""
+    return (_has_verb(question) and not _has_back_reference(_lower(question))
+            and (pronoun_replaced or len(_specific_words(question)) >= 2))
 
 
 def _replace_pronouns(text: str, turns: list[Turn]) -> str:
@@ -332,28 +339,36 @@ def _statement(turn: Turn) -> str:
     parts = " ".join(rest)
     if not turn.answer:
         return parts
-    return f"{turn.answer} {parts}" if answer_first else f"{parts} {turn.answer}"
+    return (f"{turn.answer} {parts}" if answer_first else f"{parts} {turn.answer}").strip()
 
 
 def _has_verb(question: str) -> bool:
-    """A verb right after the question word: "Who saved him?", "What happened over summer?"."""
+    """A guess that the word after the question word is a verb: a form from _VERB_FORMS, or a word of 5+
+    letters ending in "-ed" ("Who saved him?", "What happened over summer?") that, after "what" or
+    "which", is not an adjective before a noun ("Which armed group?")."""
     low = _lower(question)
     if len(low) < 2 or low[0] not in WH:
         return False
     w = low[1]
-    return (len(w) > 4 and w.endswith("ed")) or w in _PAST
+    if w in _VERB_FORMS:
+        return True
+    if len(w) < 5 or not w.endswith("ed") or w.endswith("eed"):  # "speed", "need"
+        return False
+    return low[0] not in {"what", "which"} or len(low) == 2 or low[2] in FUNCTION
 
 
-_PAST = {"came", "beat", "won", "said", "went", "got", "made", "took", "gave", "told", "found", "left", "saw",
-         "ran", "lost", "led", "wrote", "bought", "sold", "broke", "hit", "shot", "held", "knew", "became",
-         "began", "brought", "caught", "drove", "fell", "felt", "flew", "grew", "heard", "kept", "met", "paid",
-         "sent", "spoke", "stole", "threw", "wore", "did", "does", "says", "wins", "leads", "owns", "runs"}
+_VERB_FORMS = {"came", "beat", "won", "said", "went", "got", "made", "took", "gave", "told", "found", "left",
+               "saw", "ran", "lost", "led", "wrote", "bought", "sold", "broke", "hit", "shot", "held", "knew",
+               "became", "began", "brought", "caught", "drove", "fell", "felt", "flew", "grew", "heard", "kept",
+               "met", "paid", "sent", "spoke", "stole", "threw", "wore", "says", "wins", "leads", "owns", "runs"}
 _INDEFINITE = {"anyone", "anybody", "someone", "somebody", "anything", "something"}
+_SUBJECT_WH = {"who", "what", "which"}
 
 
 def _complete_leading(frag: str, last: Turn) -> str | None:
-    """A fragment that starts with its question word ("When?", "Of what crime?") put in front of the
-    previous question's clause, its auxiliary kept: "Since when has the US given Colombia ...?"."""
+    """A fragment that starts with its question word, or a preposition and its question word ("When?",
+    "Of what crime?"), put in front of the previous question's clause, its auxiliary kept: "Since when
+    has the US given Colombia more than $10 billion?"; None when the previous question has no auxiliary."""
     ws = words(last.question)
     low = [w.lower() for w in ws]
     flow = _lower(frag)
@@ -362,7 +377,7 @@ def _complete_leading(frag: str, last: Turn) -> str | None:
         return None
     if aux == 0:  # a yes/no question: its answer is no span to put back
         rest = ws[1:]
-        if len(flow) == 1 and flow[0] in {"who", "what"}:  # "Was anyone else hurt?" "Who?" -> "who else was hurt?"
+        if len(flow) == 1 and flow[0] in {"who", "what"}:  # "Was anyone else hurt?" "Who?" -> "Who else was hurt?"
             lower = [w.lower() for w in rest]
             at = next((i for i, w in enumerate(lower) if w in _INDEFINITE), None)
             if at is not None:
@@ -370,28 +385,32 @@ def _complete_leading(frag: str, last: Turn) -> str | None:
                     frag, rest = f"{frag} else", rest[:at] + rest[at + 2:]
                 else:
                     rest = rest[:at] + rest[at + 1:]
-        return f"{frag} {low[0]} {' '.join(rest)}?"
-    rest = " ".join(ws[aux + 1:])
-    noun_asked = len(flow) > 1 and flow[-1] not in WH  # "What team?", "Of what crime?"
-    answer = "" if not last.answer or (noun_asked and aux > 1) else f" {last.answer}"
-    return f"{frag} {low[aux]} {rest}{answer}?"
+        return " ".join([frag, low[0], *rest]) + "?"
+    rest = ws[aux + 1:]
+    # "What team?" after "Which sport is he going to coach?" asks for a new noun: the answer stays out
+    new_noun = flow[0] in WH and len(flow) > 1 and flow[-1] not in WH and aux > 1
+    answer = [] if not last.answer or new_noun else [last.answer.strip()]
+    if (aux == 1 and low[0] in _SUBJECT_WH and answer and rest and rest[0].islower()
+            and rest[0].lower() not in FUNCTION and low[aux] not in {"do", "does", "did"}):
+        # the answer was the subject of a verb: "Who was arrested?" "John Smith" "Why?" -> "Why was John
+        # Smith arrested?" (but "Who was Biden meeting?" and "Who is the president?" keep it at the end)
+        return " ".join([frag, low[aux], *answer, *rest]) + "?"
+    return " ".join([frag, low[aux], *rest, *answer]) + "?"
 
 
 def _complete_fragment(fragment: str, last: Turn) -> str:
     """Complete "Since when?" / "The lynchpin to what?" with the previous turn."""
     frag = fragment.strip(" ?")
-    flow = _lower(frag)
-    if flow and (flow[0] in WH or (flow[0] in PREPOSITIONS and len(flow) > 1 and flow[1] in WH)):
+    low = _lower(frag)
+    leading_wh = bool(low) and (low[0] in WH or (low[0] in PREPOSITIONS and len(low) > 1 and low[1] in WH))
+    if leading_wh:
         done = _complete_leading(frag, last)
         if done:
             return done
     statement = _statement(last)
-    low = _lower(frag)
-    leading_wh = low and (low[0] in WH or (low[0] in PREPOSITIONS and len(low) > 1 and low[1] in WH))
     if low and low[-1] in WH and not leading_wh:  # "of what", "the lynchpin to what"
-        lead = _lower(frag)
         answer_words = _lower(last.answer or "")
-        if answer_words and lead[: len(answer_words)] == answer_words[: len(lead)]:
+        if answer_words and low[: len(answer_words)] == answer_words[: len(low)]:
             frag = " ".join(words(frag)[len(answer_words):])  # "The lynchpin to what" repeats the answer
         return f"{statement} {frag}?"
     return f"{frag} {statement}?"

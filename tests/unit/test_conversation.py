@@ -44,8 +44,13 @@ def turn(question: str, text: str | None, context: str = CNN) -> Answer:
     ([turn("Did Biden meet Duque in Washington?", None)], "When?", "When did Biden meet Duque in Washington?"),
     # "What team?" asks for a noun of its own: the previous answer is not put back
     ([turn("Which sport is he going to coach?", "soccer")], "What team?", "What team is he going to coach?"),
-    # a short question with its own verb is whole once its pronoun is replaced
+    # a short question with its own verb is whole once its pronoun is replaced, not when it names nothing
     ([turn("Who did Biden meet on Thursday?", "Duque")], "Who greeted him?", "Who greeted Duque?"),
+    ([turn("Did Liverpool play Chelsea yesterday?", None)], "Who won?", "Who won did Liverpool play Chelsea yesterday?"),
+    # an answer that was the subject goes back where the subject was
+    ([turn("Who was arrested?", "John Smith")], "Why?", "Why was John Smith arrested?"),
+    # "armed" is no verb here: the fragment is completed
+    ([turn("Who claimed the attack?", "Hamas")], "Which armed group?", "Which armed group Hamas claimed the attack?"),
     ([turn("What did Biden call Colombia?", "the lynchpin")],
      "The lynchpin to what?", "Biden call Colombia the lynchpin to what?"),
 ])
@@ -53,6 +58,12 @@ def test_follow_ups_are_rewritten_into_standalone_questions(history, question, e
     understood = resolve(question, history)
     assert understood.followup
     assert understood.question == expected
+
+
+def test_a_short_question_whose_pronoun_finds_no_referent_takes_the_previous_question_in():
+    # "it" has no referent in a plain-question history: the verb alone does not make it stand alone
+    understood = resolve("Who designated it?", ["What do major non-NATO allies receive?"])
+    assert understood.followup and "non-NATO allies" in understood.question
 
 
 def test_a_rewritten_turn_is_the_context_of_the_next():
