@@ -8,8 +8,9 @@ or the names and noun phrases of its question), chosen by the pronoun's kind: a 
 (it, its), a group (they, their), a place (there). Fragments are completed from the previous question and
 answer; one that starts with its question word goes in front of the previous question's clause ("When?"
 after "Did Biden meet Duque?" -> "When did Biden meet Duque?"), and a short question with a verb of its
-own ("Who saved him?") is whole once its pronouns are replaced. Only the last MAX_TURNS turns are looked
-at, so the cost does not grow with the conversation.
+own stands alone once it says what it is about, by a replaced pronoun or a second specific word ("Who
+saved him?", "Who scored the first?"; not "Who won?"). Only the last MAX_TURNS turns are looked at, so the
+cost does not grow with the conversation.
 
 Chosen by measurement (bench/conversations.py, bench/RESULTS.md): also searching with the previous
 question and answer helped a little on the conversations the rules were written with and hurt on held-out
@@ -325,12 +326,17 @@ def _plural_phrase(question: str) -> str | None:
     return None
 
 
+def _auxiliary(low: list[str]) -> int | None:
+    """Where a question's auxiliary verb is among its first 6 (lower-cased) words: "how much aid | has"."""
+    return next((i for i, w in enumerate(low[:6]) if w in AUX), None)
+
+
 def _statement(turn: Turn) -> str:
     """The previous turn as a clause: its question without the question phrase ("how much aid has",
     "in which room did"), with the answer put in: "the US given Colombia more than $10 billion"."""
     ws = words(turn.question)
     low = [w.lower() for w in ws]
-    aux = next((i for i, w in enumerate(low[:6]) if w in AUX), None)
+    aux = _auxiliary(low)
     if aux is not None and aux > 0 and low[aux] not in {"is", "are", "was", "were"}:
         rest, answer_first = ws[aux + 1:], False  # "how much aid has | the US given it"
     else:
@@ -372,7 +378,7 @@ def _complete_leading(frag: str, last: Turn) -> str | None:
     ws = words(last.question)
     low = [w.lower() for w in ws]
     flow = _lower(frag)
-    aux = next((i for i, w in enumerate(low[:6]) if w in AUX), None)
+    aux = _auxiliary(low)
     if aux is None:
         return None
     if aux == 0:  # a yes/no question: its answer is no span to put back
